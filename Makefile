@@ -1,0 +1,36 @@
+# acula-zoo: `make demo` runs the main job on the embedded demo benchmark, `make test` runs the tests.
+# Both create .venv with the pinned dependencies when it is missing or when setup.cfg changed.
+
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed-$(shell cat setup.cfg pyproject.toml | sha256sum | cut -c1-16)
+
+.PHONY: venv demo test test-slow lint bench clean-venv
+
+$(STAMP): setup.cfg pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[dev]'
+	@rm -f $(VENV)/.installed-*
+	@touch $@
+
+venv: $(STAMP)
+
+demo: venv
+	$(PY) evaluate.py --demo
+
+test: venv
+	$(PY) -m pytest -q
+
+test-slow: venv
+	$(PY) -m pytest -q -m slow
+
+lint: venv
+	$(VENV)/bin/ruff check .
+
+bench: venv
+	$(PY) -m pytest -q tests/perf -m "slow or not slow" -s
+
+clean-venv:
+	rm -rf $(VENV)

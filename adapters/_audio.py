@@ -1,0 +1,107 @@
+"""Audio input in one place: read, down-mix, resample, scale, and fit to an encoder's length policy.
+
+Everything an encoder receives passes through here, so every encoder sees the same
+`[S] float32 in [-1, 1]` waveform at its own `spec.sample_rate`.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+
+from adapters._errors import AudioReadError
+
+
+def read_audio(path: str | Path) -> tuple[np.ndarray, int]:
+    """Read an audio file (wav, flac, ogg, anything libsndfile reads) without resampling.
+
+    Returns:
+        (wav, sample_rate): wav is [S] float32 in [-1, 1], channels averaged to mono.
+    Raises:
+        AudioReadError: missing, unreadable, non-audio, empty, or non-finite content.
+    """
+    import soundfile as sf
+
+    path = Path(path)
+    if not path.exists():
+        raise AudioReadError(path, "file does not exist; check the path in your manifest or --data-root")
+    if path.stat().st_size == 0:
+        raise AudioReadError(path, "file is empty (0 bytes); re-download or remove it from the task")
+    try:
+        data, sr = sf.read(str(path), dtype="float32", always_2d=True)
+    except Exception as exc:  # libsndfile raises its own error types for every kind of unreadable input
+        raise AudioReadError(path, f"not readable as audio ({exc}); convert it to wav/flac/ogg") from exc
+    if data.shape[0] == 0:
+        raise AudioReadError(path, "file holds no samples (0 frames)")
+    finite = np.isfinite(data)
+    if not finite.all():
+        bad = int((~finite).sum())
+        raise AudioReadError(path, f"{bad} of {data.size} samples are NaN or infinite; the file is corrupt")
+    wav = data.mean(axis=1) if data.shape[1] > 1 else data[:, 0]
+    return np.clip(wav, -1.0, 1.0).astype(np.float32, copy=False), int(sr)
+
+
+def resample(wav: np.ndarray, orig_sr: int, target_sr: int) -> np.ndarray:
+    """Band-limited resampling (torchaudio's windowed-sinc, its defaults). [S] -> [S * target/orig]."""
+    if orig_sr == target_sr:
+        return wav
+    import torch
+    import torchaudio.functional as AF
+
+    g = math.gcd(int(orig_sr), int(target_sr))
+    out = AF.resample(torch.from_numpy(np.ascontiguousarray(wav)), orig_sr // g, target_sr // g)
+    return out.numpy().astype(np.float32, copy=False)
+
+
+def load_audio(path: str | Path, sample_rate: int) -> np.ndarray:
+    """Read `path` and return [S] float32 mono in [-1, 1] at `sample_rate` Hz."""
+    wav, sr = read_audio(path)
+    return resample(wav, sr, sample_rate)
+
+
+def repeat_to(wav: np.ndarray, n: int) -> np.ndarray:
+    """Tile `wav` [S] until it has exactly `n` samples (a silent clip of zeros stays zeros)."""
+    if len(wav) == 0:
+        return np.zeros(n, dtype=np.float32)
+    reps = -(-n // len(wav))
+    return np.tile(wav, reps)[:n]
+
+
+def fit_length(wav: np.ndarray, policy: str, n_samples: int | None, min_samples: int = 0) -> np.ndarray:
+    """Apply an encoder's length policy to one clip.
+
+    Args:
+        wav: [S] float32.
+        policy: "any", "pad_zeros", "pad_repeat", "crop" or "chunk" (see EncoderSpec).
+        n_samples: the encoder's clip length in samples (None for "any"/"chunk" without a clip length).
+        min_samples: clips shorter than this are first repeat-padded up to it.
+    Returns:
+        [S'] float32: exactly n_samples for pad_* policies; <= n_samples for "crop"; >= min for "any"/"chunk".
+    Long clips are cropped from the start (deterministic), never at random.
+    """
+    wav = np.asarray(wav, dtype=np.float32)
+    if policy == "pad_zeros":
+        out = np.zeros(n_samples, dtype=np.float32)
+        out[: min(len(wav), n_samples)] = wav[:n_samples]
+        return out
+    if policy == "pad_repeat":
+        return repeat_to(wav, n_samples)
+    if min_samples and len(wav) < min_samples:
+        wav = repeat_to(wav, min_samples)
+    if policy == "crop":
+        return wav[:n_samples]
+    if policy in ("any", "chunk"):
+        return wav
+    raise ValueError(f"unknown length policy {policy!r}")
+
+
+def stack_clips(clips: list[np.ndarray]):
+    """Stack equal-length clips into a [B, S] float32 tensor; clips of different length raise ValueError."""
+    import torch
+
+    lengths = {len(c) for c in clips}
+    if len(lengths) != 1:
+        raise ValueError(f"clips have different lengths {sorted(lengths)}; batch only clips of one length")
+    return torch.from_numpy(np.stack(clips).astype(np.float32, copy=False))

@@ -1,0 +1,89 @@
+"""The encoder contract: every encoder family subclasses AudioEncoder and is registered by name."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import ClassVar
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from adapters._audio import fit_length
+from adapters._checkpoint import load_exact
+from adapters._spec import EncoderSpec
+
+
+class AudioEncoder(nn.Module):
+    """Base class of every encoder.
+
+    A subclass sets `spec` (an EncoderSpec) and `configs` ({"official": {...}, "tiny": {...}}: architecture
+    hyperparameters), builds its modules in `__init__(config)`, and implements `frames`. It overrides `embed` when
+    the clip embedding is not the mean of its frames, and `read_checkpoint` for its published weight format.
+
+    Inputs are [B, S] float32 in [-1, 1] at `spec.sample_rate`, already passed through `prepare` (length policy).
+    """
+
+    spec: ClassVar[EncoderSpec]
+    configs: ClassVar[dict[str, dict]] = {"official": {}, "tiny": {}}
+    checkpoint_ignore: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(self, config: dict | None = None):
+        super().__init__()
+        self.config = dict(config or {})
+        self.weights_sha256: str | None = None
+        self.weights_path: str | None = None
+        self.adapter_sha256: str | None = None
+
+    # -- the two calls the benchmark makes -------------------------------------------------------------
+    def frames(self, wav: Tensor) -> Tensor:
+        """[B, S] float32 in [-1, 1] -> [B, T, D] frame-level features."""
+        raise NotImplementedError
+
+    def embed(self, wav: Tensor) -> Tensor:
+        """[B, S] float32 in [-1, 1] -> [B, D] clip embedding (default: mean of `frames` over time)."""
+        return self.frames(wav).mean(dim=1)
+
+    # -- input preparation -----------------------------------------------------------------------------
+    def prepare(self, wav: np.ndarray) -> np.ndarray:
+        """Apply the spec's length policy to one [S] clip at `spec.sample_rate`."""
+        s = self.spec
+        return fit_length(wav, s.length_policy, s.clip_samples, int(round(s.min_seconds * s.sample_rate)))
+
+    def frontend_params(self) -> dict:
+        """Everything in the front end that changes embeddings; part of the cache key. Override to add more."""
+        s = self.spec
+        return {"sample_rate": s.sample_rate, "clip_seconds": s.clip_seconds, "length_policy": s.length_policy,
+                "min_seconds": s.min_seconds}
+
+    # -- weights ---------------------------------------------------------------------------------------
+    @classmethod
+    def read_checkpoint(cls, path: Path, trust: bool = False) -> tuple[dict, dict]:
+        """Read the published weight format at `path`.
+
+        Returns:
+            (state_dict matching this module's own key names, architecture config found in the file or {}).
+        """
+        raise NotImplementedError(f"{cls.spec.name} does not read checkpoints")
+
+    def load_weights(self, state: dict, source: str | Path) -> None:
+        """Load a state dict with every key checked (missing, unexpected, reshaped -> CheckpointError)."""
+        load_exact(self, state, source, ignore=self.checkpoint_ignore)
+
+    # -- identity --------------------------------------------------------------------------------------
+    def identity(self) -> dict:
+        """What makes this encoder's embeddings what they are: name, config, weights, adapter, front end."""
+        return {"encoder": self.spec.name, "config": self.config, "weights_sha256": self.weights_sha256,
+                "adapter_sha256": self.adapter_sha256, "frontend": self.frontend_params()}
+
+    def identity_hash(self) -> str:
+        """sha256 of `identity()` (stable JSON), shortened to 16 hex digits."""
+        blob = json.dumps(self.identity(), sort_keys=True, default=str).encode()
+        return hashlib.sha256(blob).hexdigest()[:16]
+
+    @property
+    def device(self) -> torch.device:
+        p = next(self.parameters(), None)
+        return p.device if p is not None else torch.device("cpu")

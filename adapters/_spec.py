@@ -1,0 +1,63 @@
+"""The frozen description every encoder family carries: its front-end contract and its model card."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+LENGTH_POLICIES = ("any", "pad_zeros", "pad_repeat", "crop", "chunk")
+
+
+@dataclass(frozen=True)
+class EncoderSpec:
+    """What an encoder expects as input and what it returns.
+
+    Attributes:
+        sample_rate: Hz of the waveform `frames`/`embed` receive.
+        clip_seconds: the input length the model was trained on; None when any length works.
+        length_policy: how `adapters.fit_length` brings a clip to `clip_seconds` before the encoder:
+            "any" (left as is), "pad_zeros" (zero-pad short clips, crop long ones), "pad_repeat" (repeat short
+            clips, crop long ones), "crop" (crop long clips only), "chunk" (the encoder splits long clips itself;
+            short clips are padded by repetition).
+        min_seconds: shortest clip the encoder accepts after the policy (shorter clips are padded up to it).
+        embed_dim: D of `embed` output [B, D].
+        frame_dim: D of `frames` output [B, T, D] (defaults to embed_dim).
+        lora_targets: module-name suffixes LoRA may wrap; each must match nn.Linear (or 1x1 conv) layers only.
+        requires_weights: False for weight-free baselines (openSMILE, log-mel statistics).
+        paper, repo, commit, license, weights, params_published, pretrained_on: the model card.
+    """
+
+    name: str
+    sample_rate: int
+    embed_dim: int
+    clip_seconds: float | None = None
+    length_policy: str = "any"
+    min_seconds: float = 0.0
+    frame_dim: int | None = None
+    lora_targets: tuple[str, ...] = ()
+    requires_weights: bool = True
+    paper: str = ""
+    repo: str = ""
+    commit: str = ""
+    license: str = ""
+    weights: str = ""
+    params_published: str = ""
+    pretrained_on: tuple[str, ...] = field(default_factory=tuple)
+
+    def __post_init__(self) -> None:
+        if self.length_policy not in LENGTH_POLICIES:
+            raise ValueError(f"EncoderSpec {self.name!r}: length_policy {self.length_policy!r} "
+                             f"is not one of {LENGTH_POLICIES}")
+        if self.length_policy not in ("any", "chunk") and not self.clip_seconds:
+            raise ValueError(f"EncoderSpec {self.name!r}: length_policy {self.length_policy!r} needs clip_seconds")
+
+    @property
+    def clip_samples(self) -> int | None:
+        """clip_seconds in samples at `sample_rate`, or None."""
+        return None if self.clip_seconds is None else int(round(self.clip_seconds * self.sample_rate))
+
+    def card(self) -> dict:
+        """The model card as a JSON-ready dict."""
+        d = asdict(self)
+        d["lora_targets"] = list(self.lora_targets)
+        d["pretrained_on"] = list(self.pretrained_on)
+        return d

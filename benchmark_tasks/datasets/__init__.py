@@ -1,0 +1,1 @@
+"""One module per dataset: each declares its tasks and reads the publisher's on-disk layout."""
