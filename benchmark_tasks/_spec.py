@@ -14,9 +14,15 @@ SPLITS = ("train", "val", "test")
 class ProbeConfig:
     """OPERA linear-probe hyperparameters (src/benchmark/linear_eval.py).
 
-    Classification: Adam(lr), loss = CE + l2 * ||W||^2, lr *= lr_decay each epoch, grad-norm clip, `epochs`
-    epochs, the test score taken at the epoch of best validation AUROC. Regression: MSE on standardised
-    targets with early stopping after `patience` epochs without validation improvement (0 = no early stop).
+    Classification: Adam(lr), loss = CE + l2 * (||W||^2 + ||b||^2), lr *= lr_decay each epoch, grad-norm clip,
+    `epochs` epochs, the test score taken at the epoch of best validation AUROC. Regression: the head predicts
+    standardised targets, MSE in target units, early stopping after `patience` epochs without a validation-MAE
+    improvement larger than `min_delta` (0 = no early stop). See benchmark_tasks/probe_linear.py.
+
+    select_every: only epochs e with (e + 1) % select_every == 0 may be chosen as the best epoch (OPERA saves
+        checkpoints every 5 epochs on KAUH, every 3 on SSBPR and MMlung; 1 elsewhere).
+    val_fraction: share of each leave-one-subject-out training fold held out for validation (MMlung 0.11,
+        NoseMic 0.2).
     """
 
     lr: float = 1e-4
@@ -26,6 +32,9 @@ class ProbeConfig:
     epochs: int = 64
     batch_size: int = 64
     patience: int = 0
+    min_delta: float = 0.0
+    select_every: int = 1
+    val_fraction: float = 0.2
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,107 @@
+"""Score one encoder on one task: items -> embeddings -> probe over seeds -> result record."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from benchmark_tasks._registry import DataContext, load_items
+from benchmark_tasks._spec import TaskSpec, split_fingerprint
+from benchmark_tasks.embeddings import ExtractionFailed, extract_embeddings, write_error_report
+from benchmark_tasks.preprocess import preprocess_for
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """How to evaluate.
+
+    seeds: probe seeds (None = the task's own count: OPERA uses 5 for classification, 1 for regression).
+    probe: "linear" (OPERA's protocol) or "logreg" (scikit-learn, fast look).
+    n_boot: bootstrap resamples for the 95% CI over test items (0 = no CI).
+    """
+
+    out_dir: Path
+    cache_dir: Path
+    seeds: int | None = None
+    probe: str = "linear"
+    batch_size: int = 16
+    on_error: str = "fail"
+    n_boot: int = 500
+    progress: bool = True
+
+
+def _arrays(items, emb, split):
+    idx = [i for i, it in enumerate(items) if it.split == split]
+    return emb[idx], np.array([items[i].label for i in idx])
+
+
+def _classification(task: TaskSpec, items, emb, cfg: RunConfig) -> dict:
+    from benchmark_tasks import metrics, probe
+
+    fn = probe.linear_probe if cfg.probe == "linear" else probe.logreg_probe
+    (xtr, ytr), (xva, yva), (xte, yte) = (_arrays(items, emb, s) for s in ("train", "val", "test"))
+    n_seeds = cfg.seeds or task.seeds
+    results = [fn(xtr, ytr, xva, yva, xte, yte, len(task.labels), task.probe, seed) for seed in range(n_seeds)]
+    scores = [float(r.test_score) for r in results]
+    mean, std = metrics.mean_std(scores)
+    out = {"scores": scores, "mean": mean, "std": std, "best_epochs": [r.best_epoch for r in results],
+           "val_scores": [float(r.val_score) for r in results]}
+    if cfg.n_boot:
+        stacked = np.stack([np.asarray(r.test_scores) for r in results], axis=1)  # [N_test, seeds, C]
+
+        def seed_mean_auroc(y, s):
+            return float(np.mean([metrics.auroc(y, s[:, k]) for k in range(s.shape[1])]))
+
+        out["ci95"] = list(metrics.bootstrap_ci(seed_mean_auroc, yte, stacked, n_boot=cfg.n_boot, seed=0))
+    return out
+
+
+def _regression(task: TaskSpec, items, emb, cfg: RunConfig) -> dict:
+    from benchmark_tasks import metrics, probe
+
+    if task.split == "loso":
+        y = np.array([float(it.label) for it in items])
+        groups = np.array([it.group for it in items])
+        res = probe.loso_regression(emb, y, groups, task.probe, 0)
+        return {**res, "scores": [f["mae"] for f in res["folds"]], "mean": res["mae_mean"],
+                "std": res["mae_std"]}
+    (xtr, ytr), (xva, yva), (xte, yte) = (_arrays(items, emb, s) for s in ("train", "val", "test"))
+    results = [probe.regression_probe(xtr, ytr.astype(float), xva, yva.astype(float), xte, yte.astype(float),
+                                      task.probe, seed) for seed in range(cfg.seeds or task.seeds)]
+    maes = [float(r.test_score) for r in results]
+    mean, std = metrics.mean_std(maes)
+    mapes = [float(metrics.mape(yte, r.test_scores)) for r in results]
+    return {"scores": maes, "mean": mean, "std": std, "mape": metrics.mean_std(mapes)}
+
+
+def evaluate_task(encoder, encoder_label: str, task: TaskSpec, ctx: DataContext, cfg: RunConfig) -> dict:
+    """Run the whole line for one (encoder, task) and write its record; returns the record."""
+    from benchmark_tasks.records import new_record, write_record
+
+    t0 = time.perf_counter()
+    items = load_items(task, ctx)
+    prep = preprocess_for(task, encoder.spec.name)
+    report = Path(cfg.out_dir) / "errors" / f"{task.id}__{encoder_label}.json"
+    try:
+        ext = extract_embeddings(encoder, items, cfg.cache_dir, prep, cfg.batch_size, cfg.on_error,
+                                 cfg.progress, desc=f"{encoder_label} · {task.id}")
+    except ExtractionFailed as exc:
+        write_error_report(report, exc.errors)
+        raise
+    write_error_report(report, ext.errors)
+    t1 = time.perf_counter()
+    ok = ext.ok_items
+    n_items = {s: sum(it.split == s for it in ok) for s in ("train", "val", "test")}
+    protocol = {"probe": cfg.probe, "seeds": cfg.seeds or task.seeds, **task.probe.__dict__,
+                "preprocess": prep.params()}
+    rec = new_record(encoder, encoder_label, task, protocol, split_fingerprint(ok), n_items)
+    scores = (_regression if task.kind == "regression" else _classification)(task, ok, ext.embeddings, cfg)
+    rec.update(scores)
+    rec["n_errors"] = len(ext.errors)
+    rec["timings"] = {"extract_s": round(t1 - t0, 3), "probe_s": round(time.perf_counter() - t1, 3),
+                      "computed": ext.computed, "cached": ext.cached}
+    rec["record_path"] = str(write_record(cfg.out_dir, rec))
+    return rec

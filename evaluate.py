@@ -1,0 +1,169 @@
+#!/usr/bin/env python
+"""acula-zoo command line: score encoders on benchmark tasks, validate encoders, list what is registered.
+
+Examples:
+    python evaluate.py --demo                                    # the embedded demo benchmark, end to end
+    python evaluate.py --encoder opera-gt --tiny --tasks demo --out runs/gt
+    python evaluate.py --encoder opera-gt --weights encoder-operaGT.ckpt --tasks T5,T7 --data-root /data
+    python evaluate.py --validate --encoder beats --tiny
+    python evaluate.py --list-encoders | --list-tasks
+    python evaluate.py --leaderboard runs/gt
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+DEMO_ENCODERS = (("opera-gt", "tiny"), ("opensmile-egemaps", "official"), ("logmel-stats", "official"))
+
+
+def default_cache_dir() -> Path:
+    return Path(os.environ.get("ACULA_ZOO_CACHE", Path.home() / ".cache" / "acula_zoo"))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    what = p.add_argument_group("what to run")
+    what.add_argument("--encoder", help="encoder name(s), comma-separated (see --list-encoders)")
+    what.add_argument("--tasks", default="demo",
+                      help="'demo', 'opera', 'cardiac', 'all', a modality, or task ids 'T5,T7' (default: demo)")
+    what.add_argument("--demo", action="store_true",
+                      help="run the demo job: tiny OPERA-GT, openSMILE and log-mel statistics on the demo tasks")
+    what.add_argument("--validate", action="store_true", help="run the encoder contract checks and exit")
+    what.add_argument("--list-encoders", action="store_true", help="list registered encoders and exit")
+    what.add_argument("--list-tasks", action="store_true", help="list registered tasks and exit")
+    what.add_argument("--leaderboard", metavar="DIR", help="rebuild the leaderboard from DIR's records and exit")
+    enc = p.add_argument_group("encoder")
+    enc.add_argument("--tiny", action="store_true", help="random-weight toy-width model of the same architecture")
+    enc.add_argument("--weights", help="local checkpoint file or directory in the encoder's published format")
+    enc.add_argument("--trust-checkpoint", action="store_true",
+                     help="allow checkpoints holding pickled Python objects (only for files you trust)")
+    enc.add_argument("--device", default="cpu")
+    data = p.add_argument_group("data")
+    data.add_argument("--data-root", type=Path, help="folder with one sub-folder per dataset")
+    data.add_argument("--opera-root", type=Path, default=os.environ.get("OPERA_ROOT"),
+                      help="OPERA checkout holding its published split files (default: $OPERA_ROOT)")
+    data.add_argument("--cache-dir", type=Path, default=default_cache_dir(),
+                      help="demo data and embedding cache (default: $ACULA_ZOO_CACHE or ~/.cache/acula_zoo)")
+    run = p.add_argument_group("protocol and output")
+    run.add_argument("--out", type=Path, default=Path("runs/eval"), help="output folder (records, leaderboard)")
+    run.add_argument("--seeds", type=int, help="probe seeds (default: the task's, OPERA uses 5)")
+    run.add_argument("--probe", choices=("linear", "logreg"), default="linear",
+                     help="'linear' = OPERA's protocol; 'logreg' = fast scikit-learn look")
+    run.add_argument("--batch-size", type=int, default=16)
+    run.add_argument("--on-error", choices=("fail", "skip"), default="fail",
+                     help="unreadable audio: stop (default) or leave the file out; a report is written either way")
+    run.add_argument("--no-progress", action="store_true", help="no progress bars")
+    return p
+
+
+def list_encoders() -> int:
+    from adapters._listing import static_encoder_cards
+
+    cards = static_encoder_cards()
+    print(f"{'name':<20} {'rate':>6} {'dim':>5}  {'input':<10} weights")
+    for c in cards:
+        clip = f"{c.get('clip_seconds')} s" if c.get("clip_seconds") else "any"
+        print(f"{c['name']:<20} {c.get('sample_rate', '?'):>6} {c.get('embed_dim', '?'):>5}  {clip:<10} "
+              f"{c.get('weights', '')}")
+    return 0
+
+
+def list_tasks() -> int:
+    from benchmark_tasks import all_tasks
+
+    print(f"{'id':<22} {'dataset':<14} {'modality':<10} {'kind':<10} {'metric':<6} {'split':<16} labels")
+    for t in all_tasks():
+        labels = ",".join(t.labels) if t.labels else "(continuous)"
+        print(f"{t.id:<22} {t.dataset:<14} {t.modality:<10} {t.kind:<10} {t.metric:<6} {t.split:<16} {labels}")
+    return 0
+
+
+def validate(args) -> int:
+    from adapters import build_encoder
+    from adapters._validate import validate_encoder
+
+    failed = 0
+    for name in args.encoder.split(","):
+        enc = build_encoder(name, weights=args.weights, config="tiny" if args.tiny else "official",
+                            trust_checkpoint=args.trust_checkpoint, device=args.device)
+        print(f"{name} ({'tiny' if args.tiny else 'official'}):")
+        for r in validate_encoder(enc):
+            print(f"  [{'ok' if r.ok else 'FAIL'}] {r.name}: {r.detail}")
+            failed += not r.ok
+    print("all checks passed" if not failed else f"{failed} check(s) failed")
+    return 1 if failed else 0
+
+
+def run_evaluation(encoders: list[tuple[str, str, str | None]], task_selector: str, args) -> list[dict]:
+    """encoders: (name, config, weights) triples. Returns the records written."""
+    from adapters import build_encoder
+    from adapters._io import write_json
+    from benchmark_tasks import DataContext, select_tasks
+    from benchmark_tasks.leaderboard import render_markdown, write_leaderboard
+    from benchmark_tasks.records import load_records
+    from benchmark_tasks.runner import RunConfig, evaluate_task
+
+    tasks = select_tasks(task_selector)
+    ctx = DataContext(data_root=args.data_root, opera_root=args.opera_root, cache_dir=args.cache_dir)
+    cfg = RunConfig(out_dir=args.out, cache_dir=args.cache_dir / "embeddings", seeds=args.seeds, probe=args.probe,
+                    batch_size=args.batch_size, on_error=args.on_error, progress=not args.no_progress)
+    write_json(args.out / "config.json", {"encoders": encoders, "tasks": [t.id for t in tasks],
+                                          "run": {k: str(v) for k, v in asdict(cfg).items()},
+                                          "data": {k: str(v) for k, v in asdict(ctx).items()}})
+    records = []
+    for name, config, weights in encoders:
+        enc = build_encoder(name, weights=weights, config=config, trust_checkpoint=args.trust_checkpoint,
+                            device=args.device)
+        label = name + ("-tiny" if config == "tiny" else "")
+        for task in tasks:
+            t0 = time.perf_counter()
+            rec = evaluate_task(enc, label, task, ctx, cfg)
+            records.append(rec)
+            print(f"  {label:<22} {task.id:<22} {rec['metric']} {rec['mean']:.3f} ± {rec['std']:.3f}"
+                  f"  ({time.perf_counter() - t0:.1f} s, {rec['timings']['computed']} clips encoded)", flush=True)
+    all_records = load_records(args.out)
+    paths = write_leaderboard(args.out, all_records)
+    print()
+    print(render_markdown(all_records))
+    print(f"records in {args.out / 'records'}; leaderboard: {paths['md']}, {paths['png']}")
+    return records
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.list_encoders:
+        return list_encoders()
+    if args.list_tasks:
+        return list_tasks()
+    if args.leaderboard:
+        from benchmark_tasks.leaderboard import render_markdown, write_leaderboard
+        from benchmark_tasks.records import load_records
+
+        records = load_records(args.leaderboard)
+        write_leaderboard(args.leaderboard, records)
+        print(render_markdown(records))
+        return 0
+    if args.demo:
+        if args.out == Path("runs/eval"):
+            args.out = Path("runs/demo")
+        t0 = time.perf_counter()
+        run_evaluation([(n, c, None) for n, c in DEMO_ENCODERS], "demo", args)
+        print(f"demo finished in {time.perf_counter() - t0:.0f} s")
+        return 0
+    if not args.encoder:
+        build_parser().error("--encoder is required (or --demo, --list-encoders, --list-tasks, --leaderboard)")
+    if args.validate:
+        return validate(args)
+    config = "tiny" if args.tiny else "official"
+    run_evaluation([(n, config, args.weights) for n in args.encoder.split(",")], args.tasks, args)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
