@@ -77,11 +77,15 @@ def get_task(task_id: str) -> TaskSpec:
 
 
 def select_tasks(selector: str) -> list[TaskSpec]:
-    """Resolve a --tasks value: 'demo', 'opera', 'cardiac', 'all', a modality, or 'ID,ID,...'."""
+    """Resolve a --tasks value: 'demo', 'opera', 'cardiac', 'all', a modality, 'csv:PATH', or 'ID,ID,...'."""
     tasks = all_tasks()
     out: list[TaskSpec] = []
     for part in [p.strip() for p in selector.split(",") if p.strip()]:
-        if part == "all":
+        if part.startswith("csv:"):
+            from benchmark_tasks.datasets.manifest import manifest_task
+
+            out.append(manifest_task(part[4:]))
+        elif part == "all":
             out += tasks
         elif part == "demo":
             out += [t for t in tasks if t.dataset == "demo"]

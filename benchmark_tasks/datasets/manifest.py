@@ -1,0 +1,105 @@
+"""Your own data: `--tasks csv:path/to/manifest.csv`.
+
+Columns: `path,label[,split][,group][,any metadata...]`. Paths are relative to the CSV's folder (or absolute).
+Labels that are all numbers with more than 10 distinct values, or not whole numbers, make a regression task
+(MAE); anything else is classification (labels sorted; AUROC, binary when there are two). Without a `split`
+column the items get a seeded, group-disjoint, label-stratified 60/20/20 split; without a `group` column every
+file is its own group. Every other column is kept as metadata (alignment writes reports from it).
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+from pathlib import Path
+
+from benchmark_tasks._registry import DataContext, register_dataset
+from benchmark_tasks._spec import Item, TaskSpec
+from benchmark_tasks.splits import group_stratified_split
+
+REQUIRED = ("path", "label")
+SPLITS = ("train", "val", "test")
+
+
+class ManifestError(ValueError):
+    """The manifest CSV is malformed; the message names the file, the row and the fix."""
+
+
+def _read_rows(path: Path) -> list[dict]:
+    if not path.is_file():
+        raise ManifestError(f"{path}: manifest not found")
+    with open(path, newline="", encoding="utf-8-sig") as fh:
+        reader = csv.DictReader(fh)
+        cols = [c.strip() for c in (reader.fieldnames or [])]
+        missing = [c for c in REQUIRED if c not in cols]
+        if missing:
+            raise ManifestError(f"{path}: missing column(s) {missing}; found {cols}. "
+                                f"A manifest needs path,label[,split][,group][,metadata...]")
+        rows = [{k.strip(): (v or "").strip() for k, v in r.items() if k is not None} for r in reader]
+    if not rows:
+        raise ManifestError(f"{path}: no rows")
+    for n, r in enumerate(rows, start=2):
+        if not r["path"] or r["label"] == "":
+            raise ManifestError(f"{path}: line {n} has an empty path or label")
+        if "split" in r and r["split"] and r["split"] not in SPLITS:
+            raise ManifestError(f"{path}: line {n}: split {r['split']!r} is not one of {SPLITS}")
+    return rows
+
+
+def _is_regression(values: list[str]) -> bool:
+    try:
+        nums = [float(v) for v in values]
+    except ValueError:
+        return False
+    return len(set(nums)) > 10 or any(x != int(x) for x in nums)
+
+
+def manifest_task(path: str | Path) -> TaskSpec:
+    """Build the TaskSpec of a manifest (reads the CSV once to learn its labels)."""
+    path = Path(path).expanduser().resolve()
+    rows = _read_rows(path)
+    labels = [r["label"] for r in rows]
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()[:16]
+    regression = _is_regression(labels)
+    has_split = "split" in rows[0] and all(r["split"] for r in rows)
+    common = dict(id=f"csv-{path.stem}", name=f"manifest {path.name}", dataset="csv", modality="custom",
+                  split="official" if has_split else "group-stratified", group_by="group",
+                  input_seconds={"default": None}, notes=f"manifest sha256 {digest}",
+                  options={"manifest": str(path), "manifest_sha256": digest, "suite": "csv"})
+    if regression:
+        return TaskSpec(kind="regression", metric="mae", seeds=1, **common)
+    classes = tuple(sorted(set(labels), key=lambda v: (float(v), v) if _is_number(v) else (float("inf"), v)))
+    if len(classes) < 2:
+        raise ManifestError(f"{path}: the label column has a single value {classes}; nothing to classify")
+    return TaskSpec(kind="binary" if len(classes) == 2 else "multiclass", metric="auroc", labels=classes, **common)
+
+
+def _is_number(v: str) -> bool:
+    try:
+        float(v)
+        return True
+    except ValueError:
+        return False
+
+
+@register_dataset("csv", ())
+def read_manifest(task: TaskSpec, ctx: DataContext) -> list[Item]:
+    path = Path(task.options["manifest"])
+    rows = _read_rows(path)
+    groups = [r.get("group") or f"item{i}" for i, r in enumerate(rows)]
+    if task.kind == "regression":
+        labels = [float(r["label"]) for r in rows]
+    else:
+        index = {c: i for i, c in enumerate(task.labels)}
+        labels = [index[r["label"]] for r in rows]
+    if task.split == "official":
+        splits = [r["split"] for r in rows]
+    else:
+        splits = group_stratified_split(labels, groups, seed=0, stratify=task.kind != "regression")
+    items = []
+    for r, label, split, group in zip(rows, labels, splits, groups):
+        audio = Path(r["path"]).expanduser()
+        audio = audio if audio.is_absolute() else path.parent / audio
+        meta = {k: v for k, v in r.items() if k not in ("path", "label", "split", "group")}
+        items.append(Item(path=str(audio), label=label, split=split, group=group, metadata=meta, uid=r["path"]))
+    return items
