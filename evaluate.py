@@ -8,6 +8,7 @@ Examples:
     python evaluate.py --validate --encoder beats --tiny
     python evaluate.py --list-encoders | --list-tasks
     python evaluate.py --leaderboard runs/gt
+    python evaluate.py --check-data --data-root /data --opera-root ~/OPERA
 """
 
 from __future__ import annotations
@@ -37,6 +38,8 @@ def build_parser() -> argparse.ArgumentParser:
     what.add_argument("--validate", action="store_true", help="run the encoder contract checks and exit")
     what.add_argument("--list-encoders", action="store_true", help="list registered encoders and exit")
     what.add_argument("--list-tasks", action="store_true", help="list registered tasks and exit")
+    what.add_argument("--check-data", action="store_true",
+                      help="report which datasets are found under --data-root, item counts per split, bad files")
     what.add_argument("--leaderboard", metavar="DIR", help="rebuild the leaderboard from DIR's records and exit")
     enc = p.add_argument_group("encoder")
     enc.add_argument("--tiny", action="store_true", help="random-weight toy-width model of the same architecture")
@@ -82,6 +85,20 @@ def list_tasks() -> int:
         labels = ",".join(t.labels) if t.labels else "(continuous)"
         print(f"{t.id:<22} {t.dataset:<14} {t.modality:<10} {t.kind:<10} {t.metric:<6} {t.split:<16} {labels}")
     return 0
+
+
+def check_data(args) -> int:
+    from benchmark_tasks import DataContext, select_tasks
+    from benchmark_tasks.check_data import check_task, render
+
+    selector = args.tasks if args.tasks != "demo" else "opera,cardiac"
+    ctx = DataContext(data_root=args.data_root, opera_root=args.opera_root, cache_dir=args.cache_dir)
+    checks = [check_task(t, ctx) for t in select_tasks(selector)]
+    print(render(checks))
+    found = sum(c.found for c in checks)
+    print(f"{found} of {len(checks)} tasks have their data; "
+          f"{sum(len(c.unreadable) for c in checks)} unreadable or missing audio files")
+    return 0 if all(c.found and not c.unreadable for c in checks) else 1
 
 
 def validate(args) -> int:
@@ -141,6 +158,8 @@ def main(argv: list[str] | None = None) -> int:
         return list_encoders()
     if args.list_tasks:
         return list_tasks()
+    if args.check_data:
+        return check_data(args)
     if args.leaderboard:
         from benchmark_tasks.leaderboard import render_markdown, write_leaderboard
         from benchmark_tasks.records import load_records
