@@ -20,12 +20,14 @@ class TaskCheck:
 
 def _probe_file(path: str) -> str | None:
     """None when the file's header reads as audio with samples, else the reason (no full decode: fast)."""
+    import os
+
     import soundfile as sf
 
+    if not os.path.exists(path):
+        return "missing"
     try:
         info = sf.info(path)
-    except FileNotFoundError:
-        return "missing"
     except Exception as exc:  # libsndfile's error types vary by format; all mean "not readable audio"
         return f"unreadable ({str(exc).splitlines()[0][:80]})"
     return None if info.frames > 0 else "no samples"
