@@ -1,0 +1,296 @@
+"""The HTS-AT Swin backbone of OPERA-CT, as OPERA runs it for feature extraction.
+
+A port of `src/model/htsat/htsat.py` in github evelyn0414/OPERA (commit 3622310), which is Ke Chen's HTS-AT
+(arXiv:2202.00874, github RetroCirce/HTS-Audio-Transformer) built on the Swin Transformer (arXiv:2103.14030).
+Module and buffer names equal upstream's, so a published state dict loads after stripping its prefix.
+
+What OPERA's `HTSATWrapper` computes for a log-mel clip x [T, 64] in eval mode, and what `HTSATSwin` reproduces:
+    bn0: BatchNorm over the 64 mel bins (running statistics)
+    T <= 1024: bicubic stretch of the time axis to 1024 frames (align_corners=True), one "crop"
+    T >  1024: 1024-frame crops starting at 0, 512, 1024, ... while start < T - 1025 (upstream's
+               `range(0, T - 1024 - 1, 512)`; the tail after the last crop is not seen)
+    each crop [1024, 64] -> folded into a 256 x 256 image: four 256-frame chunks stacked along frequency
+    -> 4x4 patches (96-d), 4 Swin stages (depths 2,2,6,2; window 8; patch merging between stages), LayerNorm
+    -> 8 x 8 token grid: row = (chunk, upper/lower half of the mel bins), column = 32-frame step in the chunk
+    -> `latent_output` = mean of the 64 tokens (768-d); crops are averaged.
+Upstream raises IndexError for T == 1025 (its crop range is empty); here such a clip gets the one crop at 0.
+In training mode upstream draws one random crop of a long clip; here training sees the eval crops (deterministic).
+
+Not ported, because OPERA's feature never reaches them: the torchlibrosa front end inside HTS-AT (OPERA feeds
+log-mels computed outside), SpecAugment/mixup (training-time augmentation of the AudioSet recipe), and the
+token-semantic classification head (`tscam_conv`, `head`). Stochastic depth (drop_path_rate 0.1) is kept: it
+acts only in training mode, as upstream.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+MASK_VALUE = -100.0  # upstream fills cross-window positions of the shifted-window mask with -100, not -inf
+CROP_FRAMES = 1024   # the hard-coded crop length and hop of upstream's long-clip branch
+CROP_HOP = 512
+
+
+def window_partition(x: Tensor, w: int) -> Tensor:
+    """[B, H, W, C] -> [B * H/w * W/w, w, w, C] non-overlapping windows, row-major."""
+    b, h, wd, c = x.shape
+    x = x.view(b, h // w, w, wd // w, w, c)
+    return x.permute(0, 1, 3, 2, 4, 5).reshape(-1, w, w, c)
+
+
+def window_reverse(windows: Tensor, w: int, h: int, wd: int) -> Tensor:
+    """Inverse of window_partition: [B * H/w * W/w, w, w, C] -> [B, H, W, C]."""
+    b = windows.shape[0] // ((h // w) * (wd // w))
+    x = windows.view(b, h // w, wd // w, w, w, -1)
+    return x.permute(0, 1, 3, 2, 4, 5).reshape(b, h, wd, -1)
+
+
+def drop_path(x: Tensor, p: float, training: bool) -> Tensor:
+    """Stochastic depth: zero whole samples with probability p (training only), rescale the rest."""
+    if p == 0.0 or not training:
+        return x
+    keep = 1.0 - p
+    mask = (keep + torch.rand((x.shape[0],) + (1,) * (x.ndim - 1), dtype=x.dtype, device=x.device)).floor_()
+    return x / keep * mask
+
+
+class WindowAttention(nn.Module):
+    """Multi-head self-attention inside a w x w window with a learned relative position bias."""
+
+    def __init__(self, dim: int, window: int, num_heads: int, qkv_bias: bool = True):
+        super().__init__()
+        self.num_heads = num_heads
+        self.scale = (dim // num_heads) ** -0.5
+        self.relative_position_bias_table = nn.Parameter(torch.zeros((2 * window - 1) ** 2, num_heads))
+        coords = torch.stack(torch.meshgrid(torch.arange(window), torch.arange(window), indexing="ij")).flatten(1)
+        rel = (coords[:, :, None] - coords[:, None, :]).permute(1, 2, 0) + (window - 1)   # [w*w, w*w, 2]
+        self.register_buffer("relative_position_index", rel[..., 0] * (2 * window - 1) + rel[..., 1])
+        self.qkv = nn.Linear(dim, dim * 3, bias=qkv_bias)
+        self.proj = nn.Linear(dim, dim)
+        nn.init.trunc_normal_(self.relative_position_bias_table, std=0.02)
+
+    def forward(self, x: Tensor, mask: Tensor | None) -> Tensor:
+        """x [B*nW, N, C] (N = w*w tokens of one window), mask [nW, N, N] or None -> [B*nW, N, C]."""
+        bw, n, c = x.shape
+        qkv = self.qkv(x).reshape(bw, n, 3, self.num_heads, c // self.num_heads).permute(2, 0, 3, 1, 4)
+        q, k, v = qkv[0] * self.scale, qkv[1], qkv[2]
+        attn = q @ k.transpose(-2, -1)
+        bias = self.relative_position_bias_table[self.relative_position_index.view(-1)].view(n, n, -1)
+        attn = attn + bias.permute(2, 0, 1).unsqueeze(0)
+        if mask is not None:
+            nw = mask.shape[0]
+            attn = (attn.view(bw // nw, nw, self.num_heads, n, n) + mask[None, :, None]).view(-1, self.num_heads, n, n)
+        x = (attn.softmax(dim=-1) @ v).transpose(1, 2).reshape(bw, n, c)
+        return self.proj(x)
+
+
+class Mlp(nn.Module):
+    """fc1 -> GELU -> fc2."""
+
+    def __init__(self, dim: int, hidden: int):
+        super().__init__()
+        self.fc1 = nn.Linear(dim, hidden)
+        self.act = nn.GELU()
+        self.fc2 = nn.Linear(hidden, dim)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.fc2(self.act(self.fc1(x)))
+
+
+class SwinBlock(nn.Module):
+    """Pre-norm (shifted-)window attention + MLP, each with a residual. Tokens [B, H*W, C] in, same out."""
+
+    def __init__(self, dim: int, resolution: int, num_heads: int, window: int, shift: int, mlp_ratio: float,
+                 drop_path_rate: float):
+        super().__init__()
+        self.resolution = resolution
+        if resolution <= window:   # the window covers the whole grid: no partition, no shift (as upstream)
+            window, shift = resolution, 0
+        self.window, self.shift, self.drop_path_rate = window, shift, drop_path_rate
+        self.norm1 = nn.LayerNorm(dim)
+        self.attn = WindowAttention(dim, window, num_heads)
+        self.norm2 = nn.LayerNorm(dim)
+        self.mlp = Mlp(dim, int(dim * mlp_ratio))
+        self.register_buffer("attn_mask", self._shift_mask() if shift else None)
+
+    def _shift_mask(self) -> Tensor:
+        """[nW, w*w, w*w]: 0 within a region, MASK_VALUE across the regions that the cyclic shift glued together."""
+        r, w, s = self.resolution, self.window, self.shift
+        region = torch.zeros(1, r, r, 1)
+        bands = (slice(0, -w), slice(-w, -s), slice(-s, None))
+        for i, hs in enumerate(bands):
+            for j, ws in enumerate(bands):
+                region[:, hs, ws, :] = i * 3 + j
+        ids = window_partition(region, w).view(-1, w * w)
+        diff = ids[:, None, :] - ids[:, :, None]
+        return diff.masked_fill(diff != 0, MASK_VALUE).masked_fill(diff == 0, 0.0)
+
+    def forward(self, x: Tensor) -> Tensor:
+        b, n, c = x.shape
+        r, w, s = self.resolution, self.window, self.shift
+        h = self.norm1(x).view(b, r, r, c)
+        if s:
+            h = torch.roll(h, shifts=(-s, -s), dims=(1, 2))
+        h = self.attn(window_partition(h, w).view(-1, w * w, c), self.attn_mask)
+        h = window_reverse(h.view(-1, w, w, c), w, r, r)
+        if s:
+            h = torch.roll(h, shifts=(s, s), dims=(1, 2))
+        x = x + drop_path(h.reshape(b, n, c), self.drop_path_rate, self.training)
+        return x + drop_path(self.mlp(self.norm2(x)), self.drop_path_rate, self.training)
+
+
+class PatchMerging(nn.Module):
+    """2x2 neighbouring tokens -> concat (4C) -> LayerNorm -> Linear to 2C. [B, H*W, C] -> [B, H*W/4, 2C]."""
+
+    def __init__(self, dim: int, resolution: int):
+        super().__init__()
+        self.resolution = resolution
+        self.reduction = nn.Linear(4 * dim, 2 * dim, bias=False)
+        self.norm = nn.LayerNorm(4 * dim)
+
+    def forward(self, x: Tensor) -> Tensor:
+        b, _, c = x.shape
+        x = x.view(b, self.resolution, self.resolution, c)
+        x = torch.cat([x[:, 0::2, 0::2], x[:, 1::2, 0::2], x[:, 0::2, 1::2], x[:, 1::2, 1::2]], dim=-1)
+        return self.reduction(self.norm(x.view(b, -1, 4 * c)))
+
+
+class SwinStage(nn.Module):
+    """`depth` blocks alternating plain and shifted windows, then an optional PatchMerging."""
+
+    def __init__(self, dim: int, resolution: int, depth: int, num_heads: int, window: int, mlp_ratio: float,
+                 drop_path_rates: list[float], downsample: bool):
+        super().__init__()
+        self.blocks = nn.ModuleList(
+            SwinBlock(dim, resolution, num_heads, window, 0 if i % 2 == 0 else window // 2, mlp_ratio,
+                      drop_path_rates[i]) for i in range(depth))
+        self.downsample = PatchMerging(dim, resolution) if downsample else None
+
+    def forward(self, x: Tensor) -> Tensor:
+        for blk in self.blocks:
+            x = blk(x)
+        return self.downsample(x) if self.downsample is not None else x
+
+
+class PatchEmbed(nn.Module):
+    """[B, 1, S, S] image -> Conv2d(patch, stride) -> [B, (S/stride)^2, D] tokens (row-major) -> LayerNorm."""
+
+    def __init__(self, patch_size: int, patch_stride: int, embed_dim: int):
+        super().__init__()
+        pad = (patch_size - patch_stride) // 2
+        self.proj = nn.Conv2d(1, embed_dim, kernel_size=patch_size, stride=patch_stride, padding=pad)
+        self.norm = nn.LayerNorm(embed_dim)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.norm(self.proj(x).flatten(2).transpose(1, 2))
+
+
+class HTSATSwin(nn.Module):
+    """HTS-AT's Swin encoder over OPERA log-mels.
+
+    Args:
+        spec_size: side of the square image (256); the time axis is stretched to spec_size * freq_ratio frames,
+            freq_ratio = spec_size // mel_bins (4).
+        patch_size, patch_stride: patch embedding kernel and stride (4, 4).
+        embed_dim: width of stage 1 (96); stage i has embed_dim * 2**i; output width embed_dim * 2**(L-1).
+        depths, num_heads: blocks and attention heads per stage ((2, 2, 6, 2), (4, 8, 16, 32)).
+        window_size: attention window side in tokens (8). mlp_ratio: MLP hidden / width (4).
+        mel_bins: 64. drop_path_rate: stochastic depth at the last block (0.1, training only).
+    """
+
+    def __init__(self, spec_size: int = 256, patch_size: int = 4, patch_stride: int = 4, embed_dim: int = 96,
+                 depths=(2, 2, 6, 2), num_heads=(4, 8, 16, 32), window_size: int = 8, mlp_ratio: float = 4.0,
+                 mel_bins: int = 64, drop_path_rate: float = 0.1):
+        super().__init__()
+        if spec_size % mel_bins or len(depths) != len(num_heads):
+            raise ValueError(f"HTS-AT config: spec_size {spec_size} must be a multiple of mel_bins {mel_bins}, "
+                             f"and depths {depths} / num_heads {num_heads} must have one entry per stage")
+        self.spec_size, self.mel_bins = spec_size, mel_bins
+        self.freq_ratio = spec_size // mel_bins
+        self.bn0 = nn.BatchNorm2d(mel_bins)
+        self.patch_embed = PatchEmbed(patch_size, patch_stride, embed_dim)
+        grid = spec_size // patch_stride
+        rates = torch.linspace(0, drop_path_rate, sum(depths)).tolist()
+        self.layers = nn.ModuleList()
+        for i, (depth, heads) in enumerate(zip(depths, num_heads)):
+            self.layers.append(SwinStage(
+                embed_dim * 2 ** i, grid // 2 ** i, depth, heads, window_size, mlp_ratio,
+                rates[sum(depths[:i]):sum(depths[:i + 1])], downsample=i < len(depths) - 1))
+        self.num_features = embed_dim * 2 ** (len(depths) - 1)
+        self.grid_out = grid // 2 ** (len(depths) - 1)
+        if self.grid_out % self.freq_ratio:
+            raise ValueError(f"HTS-AT config: the final {self.grid_out}x{self.grid_out} token grid must split into "
+                             f"{self.freq_ratio} time chunks; change patch_stride or the number of stages")
+        self.norm = nn.LayerNorm(self.num_features)
+        self.apply(self._init_weights)
+
+    @staticmethod
+    def _init_weights(m: nn.Module) -> None:
+        if isinstance(m, nn.Linear):
+            nn.init.trunc_normal_(m.weight, std=0.02)
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+        elif isinstance(m, nn.LayerNorm):
+            nn.init.ones_(m.weight)
+            nn.init.zeros_(m.bias)
+
+    @property
+    def crop_frames(self) -> int:
+        """Frames of one crop, spec_size * freq_ratio (1024)."""
+        return self.spec_size * self.freq_ratio
+
+    @property
+    def frames_per_crop(self) -> int:
+        """Time steps of one crop's token grid: freq_ratio chunks x grid_out columns (32)."""
+        return self.freq_ratio * self.grid_out
+
+    def crop_starts(self, n_frames: int) -> list[int] | None:
+        """Start frames of the crops of a clip with `n_frames` log-mel frames; None = one stretched crop."""
+        if n_frames <= self.crop_frames:
+            return None
+        return list(range(0, n_frames - self.crop_frames - 1, CROP_HOP)) or [0]
+
+    def crops(self, spec: Tensor) -> Tensor:
+        """[B, T, F] log-mel (after bn0) -> [B, K, crop_frames, F]: the crops upstream feeds the Swin."""
+        starts = self.crop_starts(spec.shape[1])
+        if starts is None:
+            if spec.shape[1] < self.crop_frames:
+                spec = F.interpolate(spec[:, None], (self.crop_frames, spec.shape[2]), mode="bicubic",
+                                     align_corners=True)[:, 0]
+            return spec[:, None]
+        return torch.stack([spec[:, s:s + self.crop_frames] for s in starts], dim=1)
+
+    def to_image(self, crop: Tensor) -> Tensor:
+        """[N, crop_frames, F] -> [N, 1, spec_size, spec_size]: time chunks stacked along frequency."""
+        n, r = crop.shape[0], self.freq_ratio
+        x = crop.transpose(1, 2).reshape(n, self.mel_bins, r, self.spec_size)    # [N, F, chunk, t]
+        return x.permute(0, 2, 1, 3).reshape(n, 1, r * self.mel_bins, self.spec_size)
+
+    def image_tokens(self, image: Tensor) -> Tensor:
+        """[N, 1, S, S] -> [N, g*g, C] final tokens after LayerNorm, row-major over the g x g grid."""
+        x = self.patch_embed(image)
+        for layer in self.layers:
+            x = layer(x)
+        return self.norm(x)
+
+    def token_frames(self, tokens: Tensor) -> Tensor:
+        """[N, g*g, C] -> [N, freq_ratio * g, C]: the tokens of each time step averaged over their frequency rows.
+
+        Row r of the g x g grid holds chunk r // (g / freq_ratio); column c is the step inside the chunk, so time
+        step = chunk * g + c, the order HTS-AT's token-semantic head uses.
+        """
+        n, _, c = tokens.shape
+        g, r = self.grid_out, self.freq_ratio
+        x = tokens.view(n, r, g // r, g, c).mean(dim=2)    # [N, chunk, column, C]
+        return x.reshape(n, r * g, c)
+
+    def forward_crops(self, spec: Tensor) -> Tensor:
+        """[B, T, 64] log-mel in [0, 1] -> [B, K, g*g, C] final tokens of each of the clip's K crops."""
+        b = spec.shape[0]
+        x = self.bn0(spec.transpose(1, 2).unsqueeze(-1)).squeeze(-1).transpose(1, 2)
+        crops = self.crops(x)
+        k = crops.shape[1]
+        tokens = self.image_tokens(self.to_image(crops.flatten(0, 1)))
+        return tokens.view(b, k, *tokens.shape[1:])
