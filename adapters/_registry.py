@@ -81,6 +81,28 @@ def resolve_config(cls, config: str | dict) -> dict:
     return out
 
 
+def read_converted(path: Path, name: str) -> tuple[dict, dict] | None:
+    """(state, cfg) of a file written by `python -m adapters convert`, None for any other file.
+
+    Such a file is a .safetensors whose metadata names the encoder and holds its config as JSON.
+    """
+    import json
+
+    from adapters._checkpoint import read_safetensors
+    from adapters._errors import CheckpointError
+
+    if not (path.is_file() and path.suffix == ".safetensors"):
+        return None
+    state = read_safetensors(path)
+    meta = state.pop("__metadata__", {})
+    if "encoder" not in meta or "cfg" not in meta:
+        return None
+    if meta["encoder"] != name:
+        raise CheckpointError(f"{path}: converted from encoder {meta['encoder']!r}, not {name!r}; "
+                              f"use --encoder {meta['encoder']}")
+    return state, json.loads(meta["cfg"])
+
+
 def build_encoder(name: str, weights: str | Path | None = None, config: str | dict = "official",
                   trust_checkpoint: bool = False, device: str = "cpu"):
     """Build a registered encoder in eval mode.
@@ -107,7 +129,8 @@ def build_encoder(name: str, weights: str | Path | None = None, config: str | di
     state = None
     if weights is not None:
         weights = Path(weights)
-        state, file_cfg = cls.read_checkpoint(weights, trust=trust_checkpoint)
+        converted = read_converted(weights, name)
+        state, file_cfg = converted if converted else cls.read_checkpoint(weights, trust=trust_checkpoint)
         cfg.update(file_cfg)
     model = cls(cfg)
     if state is not None:
