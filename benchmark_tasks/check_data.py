@@ -35,7 +35,7 @@ def _probe_file(path: str) -> str | None:
 
 def check_task(task: TaskSpec, ctx: DataContext, read_headers: bool = True) -> TaskCheck:
     """Load a task's items and look at every file's header."""
-    expected = task.options.get("opera_counts", {})
+    expected = task.options.get("opera_counts") or {}
     try:
         items = load_items(task, ctx)
     except (FileNotFoundError, ValueError, KeyError) as exc:

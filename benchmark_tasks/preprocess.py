@@ -20,11 +20,14 @@ class Preprocess:
     """Task preprocessing.
 
     trim_top_db: trim silence quieter than this many dB below the clip's peak at both ends (None = no trim).
-    pad_seconds: repeat-pad clips shorter than this (None = leave the length to the encoder's policy).
+    pad_seconds: pad clips shorter than this (None = leave the length to the encoder's policy).
+    pad_mode: "repeat" (tile the clip) or "zeros" (OPERA's `_zero_padding` for CT on MMlung: as many whole
+        copies as fit, then zeros).
     """
 
     trim_top_db: float | None = None
     pad_seconds: float | None = None
+    pad_mode: str = "repeat"
 
     def params(self) -> dict:
         return asdict(self)
@@ -39,11 +42,25 @@ class Preprocess:
         if self.pad_seconds is not None:
             n = int(round(self.pad_seconds * sample_rate))
             if len(wav) < n:
-                wav = repeat_to(wav, n)
+                wav = repeat_to(wav, n) if self.pad_mode == "repeat" else zero_pad_whole_copies(wav, n)
         return wav
 
 
+def zero_pad_whole_copies(wav: np.ndarray, n: int) -> np.ndarray:
+    """[S] -> [n]: floor(n / S) whole copies of the clip from the start, zeros after (S < n)."""
+    out = np.zeros(n, dtype=np.float32)
+    if len(wav):
+        tiled = np.tile(wav, n // len(wav))
+        out[: len(tiled)] = tiled
+    return out
+
+
 def preprocess_for(task, family: str) -> Preprocess:
-    """The Preprocess a task asks of an encoder family (task.options["trim"], task.seconds_for(family))."""
+    """The Preprocess a task asks of an encoder family.
+
+    Trimming: task.options["trim_top_db"], default 60 dB for OPERA tasks (as OPERA does) and none otherwise.
+    Padding: task.seconds_for(family) with task.options["pad_mode"][family] (default "repeat").
+    """
     trim = task.options.get("trim_top_db", 60.0 if task.options.get("suite") == "opera" else None)
-    return Preprocess(trim_top_db=trim, pad_seconds=task.seconds_for(family))
+    mode = (task.options.get("pad_mode") or {}).get(family, "repeat")
+    return Preprocess(trim_top_db=trim, pad_seconds=task.seconds_for(family), pad_mode=mode)
