@@ -141,7 +141,8 @@ def regression_probe(x_train, y_train, x_val, y_val, x_test, y_test, cfg: ProbeC
                        test_scores=best["preds"], history=history, metric="mae", test_mape=best["mape"])
 
 
-def loso_regression(x, y, groups, cfg: ProbeConfig, seed: int, standardize_features: bool = False) -> dict:
+def loso_regression(x, y, groups, cfg: ProbeConfig, seed: int, standardize_features: bool = False,
+                    fold_groups=None) -> dict:
     """Leave-one-subject-out regression probe, OPERA's MMlung / NoseMic protocol.
 
     Args:
@@ -150,6 +151,8 @@ def loso_regression(x, y, groups, cfg: ProbeConfig, seed: int, standardize_featu
         cfg: probe settings; cfg.val_fraction of each training fold (random, seed 42) is the validation set.
         seed: fold k's probe uses a seed derived from (seed, k).
         standardize_features: z-score features with each training fold's mean/std (OPERA: openSMILE only).
+        fold_groups: the subjects to hold out, one fold each (default: every subject). Subjects not listed are
+            always in training (NoseMic: subjects outside OPERA's 16).
 
     Returns:
         {"folds": [{"group", "n_train", "n_val", "n_test", "mae", "mape", "best_epoch", "epochs_run"}],
@@ -164,8 +167,8 @@ def loso_regression(x, y, groups, cfg: ProbeConfig, seed: int, standardize_featu
     ga = np.asarray(groups)
     if ga.shape != (len(xa),):
         raise ValueError(f"groups must be 1-D with one subject id per row ({len(xa)}), got shape {ga.shape}")
-    subjects = np.unique(ga)
-    if len(subjects) < 2:
+    subjects = np.unique(ga) if fold_groups is None else np.array(sorted(set(fold_groups)))
+    if len(np.unique(ga)) < 2:
         raise ValueError(f"LOSO needs at least two subjects, got {len(subjects)}")
     if not 0.0 < cfg.val_fraction < 1.0:
         raise ValueError(f"ProbeConfig.val_fraction must lie in (0, 1), got {cfg.val_fraction}")
@@ -193,8 +196,9 @@ def loso_regression(x, y, groups, cfg: ProbeConfig, seed: int, standardize_featu
                       "mae": res.test_score, "mape": res.test_mape, "best_epoch": res.best_epoch,
                       "epochs_run": len(res.history)})
 
+    held = ~np.isnan(predictions)
     mae_mean, mae_std = mean_std([f["mae"] for f in folds])
     mape_mean, mape_std = mean_std([f["mape"] for f in folds])
     return {"folds": folds, "n_folds": len(folds), "mae_mean": mae_mean, "mae_std": mae_std,
-            "mape_mean": mape_mean, "mape_std": mape_std, "pooled_mae": mae(ya, predictions),
-            "pooled_mape": _mape_or_nan(ya, predictions), "predictions": predictions}
+            "mape_mean": mape_mean, "mape_std": mape_std, "pooled_mae": mae(ya[held], predictions[held]),
+            "pooled_mape": _mape_or_nan(ya[held], predictions[held]), "predictions": predictions}

@@ -65,7 +65,8 @@ def _regression(task: TaskSpec, items, emb, cfg: RunConfig) -> dict:
     if task.split == "loso":
         y = np.array([float(it.label) for it in items])
         groups = np.array([it.group for it in items])
-        res = probe.loso_regression(emb, y, groups, task.probe, 0)
+        held_out = sorted({it.group for it in items if it.split == "test"})  # subjects marked "train" never fold
+        res = probe.loso_regression(emb, y, groups, task.probe, 0, fold_groups=held_out or None)
         res.pop("predictions", None)  # per-item predictions stay out of the record (size; they are recomputable)
         return {**res, "scores": [f["mae"] for f in res["folds"]], "mean": res["mae_mean"],
                 "std": res["mae_std"]}

@@ -230,3 +230,17 @@ def test_regression_input_errors():
         regression_probe(x_tr, y_tr, x_va, y_va, bad, y_te, FAST, seed=0)
     with pytest.raises(ValueError, match="at least two subjects"):
         loso_regression(x_tr, y_tr, np.zeros(30), FAST, seed=0)
+
+
+def test_loso_folds_only_over_listed_subjects_and_others_always_train():
+    from benchmark_tasks._spec import ProbeConfig
+    from benchmark_tasks.probe import loso_regression
+
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((60, 4))
+    y = x @ np.array([1.0, -2.0, 0.5, 0.0]) + 10
+    groups = np.repeat(np.arange(6), 10)
+    res = loso_regression(x, y, groups, ProbeConfig(epochs=5), 0, fold_groups=[1, 4])
+    assert [f["group"] for f in res["folds"]] == [1, 4]
+    assert all(f["n_train"] + f["n_val"] == 50 for f in res["folds"])
+    assert np.isfinite(res["pooled_mae"]) and np.isnan(res["predictions"][groups == 0]).all()
