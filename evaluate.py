@@ -117,8 +117,23 @@ def validate(args) -> int:
     return 1 if failed else 0
 
 
+def init_distributed(device: str) -> int:
+    """Under torchrun (WORLD_SIZE > 1) join the process group (gloo on CPU, nccl on GPU); returns this rank."""
+    if int(os.environ.get("WORLD_SIZE", 1)) <= 1:
+        return 0
+    import torch.distributed as dist
+
+    if not dist.is_initialized():
+        dist.init_process_group("nccl" if device.startswith("cuda") else "gloo")
+    return dist.get_rank()
+
+
 def run_evaluation(encoders: list[tuple[str, str, str | None]], task_selector: str, args) -> list[dict]:
-    """encoders: (name, config, weights) triples. Returns the records written."""
+    """encoders: (name, config, weights) triples. Returns the records written.
+
+    Under torchrun every rank embeds its shard of the missing clips into the shared cache; rank 0 alone runs the
+    probes and writes records and the leaderboard.
+    """
     from adapters import build_encoder
     from adapters._io import write_json
     from benchmark_tasks import DataContext, select_tasks
@@ -126,13 +141,16 @@ def run_evaluation(encoders: list[tuple[str, str, str | None]], task_selector: s
     from benchmark_tasks.records import load_records
     from benchmark_tasks.runner import RunConfig, evaluate_task
 
+    rank = init_distributed(args.device)
     tasks = select_tasks(task_selector)
     ctx = DataContext(data_root=args.data_root, opera_root=args.opera_root, cache_dir=args.cache_dir)
     cfg = RunConfig(out_dir=args.out, cache_dir=args.cache_dir / "embeddings", seeds=args.seeds, probe=args.probe,
-                    batch_size=args.batch_size, on_error=args.on_error, progress=not args.no_progress)
-    write_json(args.out / "config.json", {"encoders": encoders, "tasks": [t.id for t in tasks],
-                                          "run": {k: str(v) for k, v in asdict(cfg).items()},
-                                          "data": {k: str(v) for k, v in asdict(ctx).items()}})
+                    batch_size=args.batch_size, on_error=args.on_error,
+                    progress=not args.no_progress and rank == 0)
+    if rank == 0:
+        write_json(args.out / "config.json", {"encoders": encoders, "tasks": [t.id for t in tasks],
+                                              "run": {k: str(v) for k, v in asdict(cfg).items()},
+                                              "data": {k: str(v) for k, v in asdict(ctx).items()}})
     records = []
     for name, config, weights in encoders:
         enc = build_encoder(name, weights=weights, config=config, trust_checkpoint=args.trust_checkpoint,
@@ -140,10 +158,14 @@ def run_evaluation(encoders: list[tuple[str, str, str | None]], task_selector: s
         label = name + ("-tiny" if config == "tiny" else "")
         for task in tasks:
             t0 = time.perf_counter()
-            rec = evaluate_task(enc, label, task, ctx, cfg)
+            rec = evaluate_task(enc, label, task, ctx, cfg, extract_only=rank != 0)
+            if rec is None:
+                continue
             records.append(rec)
             print(f"  {label:<22} {task.id:<22} {rec['metric']} {rec['mean']:.3f} ± {rec['std']:.3f}"
                   f"  ({time.perf_counter() - t0:.1f} s, {rec['timings']['computed']} clips encoded)", flush=True)
+    if rank != 0:
+        return records
     all_records = load_records(args.out)
     paths = write_leaderboard(args.out, all_records)
     print()

@@ -99,10 +99,11 @@ def extract_embeddings(encoder, items: list, cache_dir: str | Path, prep: Prepro
     def entry(k: str) -> Path:
         return root / k[:2] / f"{k}.npy"
 
-    todo = [i for i, k in enumerate(keys) if k is not None and not entry(k).exists()]
     rank, world = _dist_info()
-    if world > 1:
-        todo = [todo[j] for j in _shard(todo, rank, world)]
+    # shard over all items, not over the missing ones: other ranks may already be writing entries, so the
+    # missing set differs between ranks, while item indices do not
+    mine = _shard(items, rank, world) if world > 1 else range(len(items))
+    todo = [i for i in mine if keys[i] is not None and not entry(keys[i]).exists()]
     computed = 0
     bar = tqdm(total=len(todo), desc=desc, unit="clip", disable=not progress or not todo, leave=False)
     for start in range(0, len(todo), batch_size):

@@ -79,8 +79,12 @@ def _regression(task: TaskSpec, items, emb, cfg: RunConfig) -> dict:
     return {"scores": maes, "mean": mean, "std": std, "mape": metrics.mean_std(mapes)}
 
 
-def evaluate_task(encoder, encoder_label: str, task: TaskSpec, ctx: DataContext, cfg: RunConfig) -> dict:
-    """Run the whole line for one (encoder, task) and write its record; returns the record."""
+def evaluate_task(encoder, encoder_label: str, task: TaskSpec, ctx: DataContext, cfg: RunConfig,
+                  extract_only: bool = False) -> dict | None:
+    """Run the whole line for one (encoder, task) and write its record; returns the record.
+
+    extract_only: fill the embedding cache and return None (non-zero ranks under torchrun).
+    """
     from benchmark_tasks.records import new_record, write_record
 
     t0 = time.perf_counter()
@@ -93,6 +97,8 @@ def evaluate_task(encoder, encoder_label: str, task: TaskSpec, ctx: DataContext,
     except ExtractionFailed as exc:
         write_error_report(report, exc.errors)
         raise
+    if extract_only:
+        return None
     write_error_report(report, ext.errors)
     t1 = time.perf_counter()
     ok = ext.ok_items
