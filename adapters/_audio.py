@@ -7,6 +7,7 @@ Everything an encoder receives passes through here, so every encoder sees the sa
 from __future__ import annotations
 
 import math
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -48,11 +49,19 @@ def resample(wav: np.ndarray, orig_sr: int, target_sr: int) -> np.ndarray:
     if orig_sr == target_sr:
         return wav
     import torch
-    import torchaudio.functional as AF
 
-    g = math.gcd(int(orig_sr), int(target_sr))
-    out = AF.resample(torch.from_numpy(np.ascontiguousarray(wav)), orig_sr // g, target_sr // g)
+    with torch.inference_mode():
+        out = _resampler(int(orig_sr), int(target_sr))(torch.from_numpy(np.ascontiguousarray(wav)))
     return out.numpy().astype(np.float32, copy=False)
+
+
+@lru_cache(maxsize=16)
+def _resampler(orig_sr: int, target_sr: int):
+    """torchaudio's windowed-sinc resampler for one rate pair; its kernel (costly to build) is built once."""
+    import torchaudio.transforms as AT
+
+    g = math.gcd(orig_sr, target_sr)
+    return AT.Resample(orig_sr // g, target_sr // g)
 
 
 def load_audio(path: str | Path, sample_rate: int) -> np.ndarray:
