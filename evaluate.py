@@ -81,7 +81,12 @@ def list_tasks() -> int:
     from benchmark_tasks import all_tasks
 
     print(f"{'id':<22} {'dataset':<14} {'modality':<10} {'kind':<10} {'metric':<6} {'split':<16} labels")
-    for t in all_tasks():
+    def order(t):  # demo first, then T1..T19, then C1..C13, numbers in numeric order
+        suite = {"demo": 0, "opera": 1, "cardiac": 2}.get(t.options.get("suite"), 3)
+        digits = "".join(ch for ch in t.id if ch.isdigit())
+        return suite, int(digits) if digits else 0, t.id
+
+    for t in sorted(all_tasks(), key=order):
         labels = ",".join(t.labels) if t.labels else "(continuous)"
         print(f"{t.id:<22} {t.dataset:<14} {t.modality:<10} {t.kind:<10} {t.metric:<6} {t.split:<16} {labels}")
     return 0
