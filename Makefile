@@ -30,7 +30,7 @@ lint: venv
 	$(VENV)/bin/ruff check .
 
 bench: venv
-	$(PY) -m pytest -q tests/perf -m "slow or not slow" -s
+	$(PY) -m pytest -q -s -o addopts="-p no:cacheprovider" tests/perf
 
 clean-venv:
 	rm -rf $(VENV)

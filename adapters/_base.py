@@ -46,6 +46,17 @@ class AudioEncoder(nn.Module):
         """[B, S] float32 in [-1, 1] -> [B, D] clip embedding (default: mean of `frames` over time)."""
         return self.frames(wav).mean(dim=1)
 
+    # -- output sizes (tiny configurations may be narrower than the spec's official size) ---------------
+    @property
+    def out_dim(self) -> int:
+        """D of `embed` for this instance (spec.embed_dim unless the config narrows the model)."""
+        return self.spec.embed_dim
+
+    @property
+    def out_frame_dim(self) -> int:
+        """D of `frames` for this instance."""
+        return self.spec.frame_dim or self.out_dim
+
     # -- input preparation -----------------------------------------------------------------------------
     def prepare(self, wav: np.ndarray) -> np.ndarray:
         """Apply the spec's length policy to one [S] clip at `spec.sample_rate`."""

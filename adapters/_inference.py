@@ -34,5 +34,5 @@ def embed_clips(encoder, clips: list[np.ndarray], batch_size: int = 16) -> np.nd
                 emb = encoder.embed(wav).float().cpu().numpy()
                 for row, i in enumerate(chunk):
                     out[i] = emb[row]
-    return np.stack(out).astype(np.float32, copy=False) if out else np.zeros((0, encoder.spec.embed_dim),
+    return np.stack(out).astype(np.float32, copy=False) if out else np.zeros((0, encoder.out_dim),
                                                                                 np.float32)

@@ -52,10 +52,10 @@ def validate_encoder(encoder, atol: float = 1e-4) -> list[CheckResult]:
         with torch.inference_mode():
             emb = encoder.embed(wav)
             fr = encoder.frames(wav)
-        want_f = spec.frame_dim or spec.embed_dim
-        ok = (tuple(emb.shape) == (3, spec.embed_dim) and fr.ndim == 3 and fr.shape[0] == 3
+        want_e, want_f = encoder.out_dim, encoder.out_frame_dim
+        ok = (tuple(emb.shape) == (3, want_e) and fr.ndim == 3 and fr.shape[0] == 3
               and fr.shape[2] == want_f and emb.dtype == torch.float32 and bool(torch.isfinite(emb).all()))
-        return ok, f"embed {tuple(emb.shape)} (want (3, {spec.embed_dim})), frames {tuple(fr.shape)} (want D={want_f})"
+        return ok, f"embed {tuple(emb.shape)} (want (3, {want_e})), frames {tuple(fr.shape)} (want D={want_f})"
 
     def determinism():
         a, b = embed_clips(encoder, clips), embed_clips(encoder, clips)
@@ -71,11 +71,11 @@ def validate_encoder(encoder, atol: float = 1e-4) -> list[CheckResult]:
 
     def very_short():
         e = embed_clips(encoder, [_clip(0.05, sr, 7)])
-        return e.shape == (1, spec.embed_dim) and np.isfinite(e).all(), f"0.05 s clip -> {e.shape}"
+        return e.shape == (1, encoder.out_dim) and np.isfinite(e).all(), f"0.05 s clip -> {e.shape}"
 
     def very_long():
         e = embed_clips(encoder, [_clip(60.0, sr, 8)])
-        return e.shape == (1, spec.embed_dim) and np.isfinite(e).all(), f"60 s clip -> {e.shape}"
+        return e.shape == (1, encoder.out_dim) and np.isfinite(e).all(), f"60 s clip -> {e.shape}"
 
     def silence():
         e = embed_clips(encoder, [np.zeros(int(base_seconds * sr), np.float32)])

@@ -93,6 +93,11 @@ class OperaGT(AudioEncoder):
                  "decoder_window": [4, 4], "decoder_shift": [2, 0], "chunks_per_pass": 16},
     }
 
+    @property
+    def out_dim(self) -> int:
+        """384 at official size; the tiny config's width otherwise."""
+        return int(self.config["embed_dim"])
+
     def __init__(self, config: dict | None = None):
         super().__init__(config)
         c = self.config

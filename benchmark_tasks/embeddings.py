@@ -140,7 +140,7 @@ def extract_embeddings(encoder, items: list, cache_dir: str | Path, prep: Prepro
     if errors and on_error == "fail":
         raise ExtractionFailed(errors)
     ok = [i for i, k in enumerate(keys) if k is not None]
-    emb = np.stack([np.load(entry(keys[i])) for i in ok]) if ok else np.zeros((0, encoder.spec.embed_dim))
+    emb = np.stack([np.load(entry(keys[i])) for i in ok]) if ok else np.zeros((0, encoder.out_dim))
     return ExtractionResult(emb.astype(np.float32), [items[i] for i in ok], errors, computed,
                             len(ok) - computed)
 

@@ -1,0 +1,120 @@
+"""Benchmarks (not run in CI; `make bench`): speed reported as ratios against a named reference, one run each.
+
+Each benchmark prints a line and appends a JSON row to runs/bench/results.jsonl. Nothing here asserts a time:
+the assertions check only that both sides computed the same thing.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+OUT = Path(__file__).resolve().parents[2] / "runs" / "bench" / "results.jsonl"
+
+
+def _best_of(fn, repeats: int = 3) -> float:
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return min(times)
+
+
+def _report(name: str, ours: float, ref: float, ref_name: str, **extra) -> None:
+    row = {"bench": name, "ours_s": round(ours, 4), "reference": ref_name, "reference_s": round(ref, 4),
+           "speedup": round(ref / ours, 2), "torch_threads": torch.get_num_threads(), **extra}
+    OUT.parent.mkdir(parents=True, exist_ok=True)
+    with open(OUT, "a") as fh:
+        fh.write(json.dumps(row) + "\n")
+    print(f"\n{name}: ours {ours * 1e3:.1f} ms vs {ref_name} {ref * 1e3:.1f} ms -> {ref / ours:.2f}x")
+
+
+def test_opera_logmel_vs_librosa_batch_of_32_clips():
+    """OPERA front end for 32 x 8.18 s clips: our batched torch log-mel vs librosa clip by clip (OPERA's code path)."""
+    librosa = pytest.importorskip("librosa")
+    from adapters._opera_frontend import opera_logmel
+
+    rng = np.random.default_rng(0)
+    wav = (0.1 * rng.standard_normal((32, 130880))).astype(np.float32)
+
+    def ref():
+        out = []
+        for clip in wav:
+            m = librosa.feature.melspectrogram(y=clip, sr=16000, n_fft=1024, hop_length=512, n_mels=64, fmin=50,
+                                               fmax=8000)
+            db = librosa.power_to_db(m, ref=np.max)
+            out.append((db - db.min()) / (db.max() - db.min()))
+        return np.stack(out)
+
+    def ours():
+        with torch.inference_mode():
+            return opera_logmel(torch.from_numpy(wav)).numpy()
+
+    a, b = ours(), ref()
+    assert np.abs(a - b.transpose(0, 2, 1)).max() < 1e-3
+    _report("opera_logmel_32x8s", _best_of(ours), _best_of(ref), "librosa per clip")
+
+
+def test_warm_cache_vs_cold_extraction(tmp_path):
+    """Re-running an evaluation: reading the content-addressed cache vs embedding again (tiny OPERA-GT)."""
+    import soundfile as sf
+
+    from adapters import build_encoder
+    from benchmark_tasks import Item
+    from benchmark_tasks.embeddings import extract_embeddings
+
+    rng = np.random.default_rng(0)
+    items = []
+    for i in range(64):
+        p = tmp_path / f"{i}.wav"
+        sf.write(p, 0.1 * rng.standard_normal(16000 * 5), 16000)
+        items.append(Item(str(p), i % 2, "train", str(i)))
+    enc = build_encoder("opera-gt", config="tiny")
+    t0 = time.perf_counter()
+    cold = extract_embeddings(enc, items, tmp_path / "c", progress=False)
+    cold_s = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    warm = extract_embeddings(enc, items, tmp_path / "c", progress=False)
+    warm_s = time.perf_counter() - t0
+    np.testing.assert_array_equal(cold.embeddings, warm.embeddings)
+    _report("extract_64x5s_warm_vs_cold", warm_s, cold_s, "cold extraction (tiny opera-gt)")
+
+
+def test_probe_vs_autograd_reference():
+    """OPERA linear probe, 5 seeds x 64 epochs on 500 x 384: our closed-form gradients vs autograd + torch.optim.Adam."""
+    from benchmark_tasks._spec import ProbeConfig
+    from benchmark_tasks.probe import linear_probe
+
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((1200, 384)).astype(np.float32)
+    y = (x[:, 0] + 0.5 * rng.standard_normal(1200) > 0).astype(int)
+    cfg = ProbeConfig()
+    tr, va, te = slice(0, 500), slice(500, 700), slice(700, 1200)
+
+    def ours():
+        return [linear_probe(x[tr], y[tr], x[va], y[va], x[te], y[te], 2, cfg, s) for s in range(5)]
+
+    def ref():
+        for s in range(5):
+            torch.manual_seed(s)
+            head = torch.nn.Linear(384, 2)
+            opt = torch.optim.Adam(head.parameters(), lr=cfg.lr)
+            sched = torch.optim.lr_scheduler.ExponentialLR(opt, cfg.lr_decay)
+            xt, yt = torch.from_numpy(x[tr]), torch.from_numpy(y[tr])
+            for _ in range(cfg.epochs):
+                for b in torch.randperm(500).split(cfg.batch_size):
+                    loss = torch.nn.functional.cross_entropy(head(xt[b]), yt[b])
+                    loss = loss + cfg.l2 * sum((p ** 2).sum() for p in head.parameters())
+                    opt.zero_grad()
+                    loss.backward()
+                    torch.nn.utils.clip_grad_norm_(head.parameters(), cfg.clip)
+                    opt.step()
+                sched.step()
+
+    _report("linear_probe_5seeds_500x384", _best_of(ours, 1), _best_of(ref, 1), "autograd + torch.optim.Adam loop")
