@@ -50,7 +50,9 @@ LABEL_RULES = {"sex": ("g", {"male": 0, "female": 1}),
 # chunks) and to 2 s for OPERA-CE (--min_len_cnn 2, the *_spec_pad2_* files).
 SECONDS = {"default": 8.0, "opera-ct": 8.0, "opera-ce": 2.0, "opera-gt": 8.0}
 NOTES = ("HeAR's split ({hear}); OPERA holds out a stratified 20% of train (random_state 1337) as validation. "
-         "Not subject-disjoint: Coswara gives a returning user a new id.")
+         "Not subject-disjoint: Coswara gives a returning user a new id. OPERA's published linear_eval.py never "
+         "passes --mapgoogle (lines 908/910 at 3622310), so its T8/T9 numbers may come from a random 80/20 split "
+         "(seed 1337) instead of this one.")
 
 
 def _task(task_id: str, label: str, labels: tuple, hear: str, counts: tuple) -> TaskSpec:
