@@ -13,6 +13,7 @@ from adapters._errors import UnknownEncoderError
 _REGISTRY: dict[str, type] = {}
 _DISCOVERED = False
 ENTRY_POINT_GROUP = "acula_zoo.encoders"
+RANDOM_INIT_SEED = 0
 
 
 def register_encoder(name: str):
@@ -111,6 +112,7 @@ def build_encoder(name: str, weights: str | Path | None = None, config: str | di
         name: registered encoder name (see list_encoders()).
         weights: local checkpoint file or directory in the family's published format, or None.
         config: "official", "tiny" (toy width, random weights: for tests and the demo) or a dict of overrides.
+            Without weights, parameters are drawn from torch.manual_seed(RANDOM_INIT_SEED): reproducible.
         trust_checkpoint: allow checkpoints that contain pickled Python objects.
     Raises:
         ValueError: official config without weights (for encoders that need them); the message says where the
@@ -132,7 +134,16 @@ def build_encoder(name: str, weights: str | Path | None = None, config: str | di
         converted = read_converted(weights, name)
         state, file_cfg = converted if converted else cls.read_checkpoint(weights, trust=trust_checkpoint)
         cfg.update(file_cfg)
-    model = cls(cfg)
+    if state is None:
+        # random weights (tiny configs, weight-free baselines) are drawn from a fixed seed without touching the
+        # caller's RNG: the same name and config always give the same model, so its cached embeddings stay valid
+        import torch
+
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(RANDOM_INIT_SEED)
+            model = cls(cfg)
+    else:
+        model = cls(cfg)
     if state is not None:
         model.load_weights(state, weights)
         model.weights_sha256 = sha256_path(weights)

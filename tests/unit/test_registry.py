@@ -66,3 +66,17 @@ def test_list_tasks_cli_runs_without_torch():
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
     assert "TORCH False" in out.stdout
+
+
+def test_random_weight_models_are_reproducible_and_leave_the_global_rng_alone():
+    import torch
+
+    torch.manual_seed(123)
+    before = torch.rand(1)
+    torch.manual_seed(123)
+    a = build_encoder("opera-gt", config="tiny")
+    after = torch.rand(1)
+    b = build_encoder("opera-gt", config="tiny")
+    assert torch.equal(before, after)
+    for (k, va), vb in zip(a.state_dict().items(), b.state_dict().values()):
+        assert torch.equal(va, vb), k
