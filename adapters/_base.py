@@ -86,8 +86,13 @@ class AudioEncoder(nn.Module):
     # -- identity --------------------------------------------------------------------------------------
     def identity(self) -> dict:
         """What makes this encoder's embeddings what they are: name, config, weights, adapter, front end."""
-        return {"encoder": self.spec.name, "config": self.config, "weights_sha256": self.weights_sha256,
-                "adapter_sha256": self.adapter_sha256, "frontend": self.frontend_params()}
+        ident = {"encoder": self.spec.name, "config": self.config, "weights_sha256": self.weights_sha256,
+                 "adapter_sha256": self.adapter_sha256, "frontend": self.frontend_params()}
+        if self.weights_sha256 is None and self.spec.requires_weights:
+            from adapters._registry import RANDOM_INIT_SEED
+
+            ident["random_init_seed"] = RANDOM_INIT_SEED
+        return ident
 
     def identity_hash(self) -> str:
         """sha256 of `identity()` (stable JSON), shortened to 16 hex digits."""
