@@ -20,7 +20,7 @@ import time
 from dataclasses import asdict
 from pathlib import Path
 
-DEMO_ENCODERS = (("opera-gt", "tiny"), ("opensmile-egemaps", "official"), ("logmel-stats", "official"))
+DEMO_BASELINES = ("opensmile-egemaps", "logmel-stats")
 
 
 def default_cache_dir() -> Path:
@@ -34,7 +34,8 @@ def build_parser() -> argparse.ArgumentParser:
     what.add_argument("--tasks", default="demo",
                       help="'demo', 'opera', 'cardiac', 'all', a modality, or task ids 'T5,T7' (default: demo)")
     what.add_argument("--demo", action="store_true",
-                      help="run the demo job: tiny OPERA-GT, openSMILE and log-mel statistics on the demo tasks")
+                      help="the demo job: align the tiny OPERA-GT on the demo benchmark, then score base vs aligned "
+                           "(and openSMILE, log-mel statistics) on every demo task")
     what.add_argument("--validate", action="store_true", help="run the encoder contract checks and exit")
     what.add_argument("--list-encoders", action="store_true", help="list registered encoders and exit")
     what.add_argument("--list-tasks", action="store_true", help="list registered tasks and exit")
@@ -46,6 +47,11 @@ def build_parser() -> argparse.ArgumentParser:
     enc.add_argument("--weights", help="local checkpoint file or directory in the encoder's published format")
     enc.add_argument("--trust-checkpoint", action="store_true",
                      help="allow checkpoints holding pickled Python objects (only for files you trust)")
+    enc.add_argument("--aligned", nargs="?", const="", metavar="DIR",
+                     help="score the LoRA-aligned encoder in DIR (`python -m align` output); without DIR: "
+                          "runs/align/<encoder>[-tiny]/")
+    enc.add_argument("--zero-shot", action="store_true",
+                     help="with --aligned: score without a probe, by similarity to one report-style prompt per class")
     enc.add_argument("--device", default="cpu")
     data = p.add_argument_group("data")
     data.add_argument("--data-root", type=Path, help="folder with one sub-folder per dataset")
@@ -133,13 +139,30 @@ def init_distributed(device: str) -> int:
     return dist.get_rank()
 
 
-def run_evaluation(encoders: list[tuple[str, str, str | None]], task_selector: str, args) -> list[dict]:
-    """encoders: (name, config, weights) triples. Returns the records written.
+def encoder_entry(name: str, config: str, args, aligned: str | None = None):
+    """(label, builder) for one encoder: base (official/tiny) or aligned (`--aligned [DIR]`)."""
+    from adapters import build_encoder
+
+    label = name + ("-tiny" if config == "tiny" else "")
+    if aligned is None:
+        return label, lambda: build_encoder(name, weights=args.weights, config=config,
+                                            trust_checkpoint=args.trust_checkpoint, device=args.device)
+
+    def build_aligned_encoder():
+        from align.aligned import build_aligned, resolve_aligned_dir
+
+        folder = resolve_aligned_dir(aligned or None, name, config == "tiny")
+        return build_aligned(folder, weights=args.weights, device=args.device, trust_checkpoint=args.trust_checkpoint)
+
+    return f"{label}+aligned", build_aligned_encoder
+
+
+def run_evaluation(entries: list, task_selector: str, args, aligned_dir: Path | None = None) -> list[dict]:
+    """entries: (label, builder) pairs, builder() -> AudioEncoder. Returns the records written.
 
     Under torchrun every rank embeds its shard of the missing clips into the shared cache; rank 0 alone runs the
     probes and writes records and the leaderboard.
     """
-    from adapters import build_encoder
     from adapters._io import write_json
     from benchmark_tasks import DataContext, select_tasks
     from benchmark_tasks.leaderboard import render_markdown, write_leaderboard
@@ -149,18 +172,18 @@ def run_evaluation(encoders: list[tuple[str, str, str | None]], task_selector: s
     rank = init_distributed(args.device)
     tasks = select_tasks(task_selector)
     ctx = DataContext(data_root=args.data_root, opera_root=args.opera_root, cache_dir=args.cache_dir)
-    cfg = RunConfig(out_dir=args.out, cache_dir=args.cache_dir / "embeddings", seeds=args.seeds, probe=args.probe,
+    probe = "zero-shot" if getattr(args, "zero_shot", False) else args.probe
+    cfg = RunConfig(out_dir=args.out, cache_dir=args.cache_dir / "embeddings", seeds=args.seeds, probe=probe,
                     batch_size=args.batch_size, on_error=args.on_error,
-                    progress=not args.no_progress and rank == 0)
+                    progress=not args.no_progress and rank == 0, aligned_dir=aligned_dir)
     if rank == 0:
-        write_json(args.out / "config.json", {"encoders": encoders, "tasks": [t.id for t in tasks],
+        write_json(args.out / "config.json", {"encoders": [label for label, _ in entries],
+                                              "tasks": [t.id for t in tasks],
                                               "run": {k: str(v) for k, v in asdict(cfg).items()},
                                               "data": {k: str(v) for k, v in asdict(ctx).items()}})
     records = []
-    for name, config, weights in encoders:
-        enc = build_encoder(name, weights=weights, config=config, trust_checkpoint=args.trust_checkpoint,
-                            device=args.device)
-        label = name + ("-tiny" if config == "tiny" else "")
+    for label, build in entries:
+        enc = build()
         for task in tasks:
             t0 = time.perf_counter()
             rec = evaluate_task(enc, label, task, ctx, cfg, extract_only=rank != 0)
@@ -177,6 +200,44 @@ def run_evaluation(encoders: list[tuple[str, str, str | None]], task_selector: s
     print(render_markdown(all_records))
     print(f"records in {args.out / 'records'}; leaderboard: {paths['md']}, {paths['png']}")
     return records
+
+
+def run_demo(args) -> int:
+    """The main job on the embedded default: align the tiny OPERA-GT on the demo benchmark's train split, then
+    score base, aligned and the weight-free baselines on every demo task and print base vs aligned."""
+    from adapters import build_encoder
+    from align.aligned import build_aligned, build_base
+    from align.train import align_for_demo
+
+    if args.out == Path("runs/eval"):
+        args.out = Path("runs/demo")
+    t0 = time.perf_counter()
+    print("[1/2] aligning the tiny OPERA-GT with the MiniLM text teacher on the demo train split", flush=True)
+    folder = align_for_demo("opera-gt", "tiny", out_dir=args.out / "align" / "opera-gt-tiny",
+                            cache_dir=args.cache_dir, progress=not args.no_progress)
+    print(f"      adapter: {folder} ({time.perf_counter() - t0:.0f} s)", flush=True)
+    print("[2/2] scoring base and aligned encoders on the demo tasks (OPERA linear probe, 5 seeds)", flush=True)
+    entries = [("opera-gt-tiny", lambda: build_base(folder)), ("opera-gt-tiny+aligned", lambda: build_aligned(folder))]
+    entries += [(n, lambda n=n: build_encoder(n)) for n in DEMO_BASELINES]
+    records = run_evaluation(entries, "demo", args)
+    print(render_comparison(records, "opera-gt-tiny", "opera-gt-tiny+aligned"))
+    print(f"demo finished in {time.perf_counter() - t0:.0f} s")
+    return 0
+
+
+def render_comparison(records: list[dict], base: str, aligned: str) -> str:
+    """Per task: base vs aligned mean AUROC and their difference, then the means."""
+    by = {(r["task"], r["encoder_label"]): r["mean"] for r in records if r["metric"] == "auroc"}
+    tasks = [t for t in dict.fromkeys(r["task"] for r in records) if (t, base) in by and (t, aligned) in by]
+    lines = [f"{'task':<22} {'base':>7} {'aligned':>8} {'diff':>7}"]
+    for t in tasks:
+        b, a = by[(t, base)], by[(t, aligned)]
+        lines.append(f"{t:<22} {b:>7.3f} {a:>8.3f} {a - b:>+7.3f}")
+    if tasks:
+        mb = sum(by[(t, base)] for t in tasks) / len(tasks)
+        ma = sum(by[(t, aligned)] for t in tasks) / len(tasks)
+        lines.append(f"{'mean AUROC':<22} {mb:>7.3f} {ma:>8.3f} {ma - mb:>+7.3f}")
+    return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -196,18 +257,22 @@ def main(argv: list[str] | None = None) -> int:
         print(render_markdown(records))
         return 0
     if args.demo:
-        if args.out == Path("runs/eval"):
-            args.out = Path("runs/demo")
-        t0 = time.perf_counter()
-        run_evaluation([(n, c, None) for n, c in DEMO_ENCODERS], "demo", args)
-        print(f"demo finished in {time.perf_counter() - t0:.0f} s")
-        return 0
+        return run_demo(args)
     if not args.encoder:
         build_parser().error("--encoder is required (or --demo, --list-encoders, --list-tasks, --leaderboard)")
     if args.validate:
         return validate(args)
     config = "tiny" if args.tiny else "official"
-    run_evaluation([(n, config, args.weights) for n in args.encoder.split(",")], args.tasks, args)
+    names = args.encoder.split(",")
+    if args.zero_shot:
+        if args.aligned is None or len(names) != 1:
+            build_parser().error("--zero-shot scores one aligned encoder: give one --encoder and --aligned [DIR]")
+        from align.aligned import resolve_aligned_dir
+
+        folder = resolve_aligned_dir(args.aligned or None, names[0], args.tiny)
+        run_evaluation([encoder_entry(names[0], config, args, str(folder))], args.tasks, args, aligned_dir=folder)
+        return 0
+    run_evaluation([encoder_entry(n, config, args, args.aligned) for n in names], args.tasks, args)
     return 0
 
 

@@ -19,7 +19,8 @@ class RunConfig:
     """How to evaluate.
 
     seeds: probe seeds (None = the task's own count: OPERA uses 5 for classification, 1 for regression).
-    probe: "linear" (OPERA's protocol) or "logreg" (scikit-learn, fast look).
+    probe: "linear" (OPERA's protocol), "logreg" (scikit-learn, fast look) or "zero-shot" (no probe: cosine
+        similarity to one report-style prompt per class in an aligned encoder's space; needs `aligned_dir`).
     n_boot: bootstrap resamples for the 95% CI over test items (0 = no CI).
     """
 
@@ -31,6 +32,7 @@ class RunConfig:
     on_error: str = "fail"
     n_boot: int = 500
     progress: bool = True
+    aligned_dir: Path | None = None
 
 
 def _arrays(items, emb, split):
@@ -56,6 +58,23 @@ def _classification(task: TaskSpec, items, emb, cfg: RunConfig) -> dict:
             return float(np.mean([metrics.auroc(y, s[:, k]) for k in range(s.shape[1])]))
 
         out["ci95"] = list(metrics.bootstrap_ci(seed_mean_auroc, yte, stacked, n_boot=cfg.n_boot, seed=0))
+    return out
+
+
+def _zero_shot(task: TaskSpec, items, emb, cfg: RunConfig) -> dict:
+    from align.zero_shot import binary_score, zero_shot_scores
+    from benchmark_tasks import metrics
+
+    if task.kind == "regression":
+        raise ValueError(f"task {task.id}: zero-shot scoring needs classes; it is a regression task")
+    xte, yte = _arrays(items, emb, "test")
+    sims = zero_shot_scores(cfg.aligned_dir, xte, task)
+    scores = binary_score(sims) if sims.shape[1] == 2 else sims
+    value = float(metrics.auroc(yte, np.stack([-scores, scores], 1) if scores.ndim == 1 else scores))
+    out = {"scores": [value], "mean": value, "std": 0.0}
+    if cfg.n_boot:
+        cls_scores = np.stack([-scores, scores], 1) if scores.ndim == 1 else scores
+        out["ci95"] = list(metrics.bootstrap_ci(metrics.auroc, yte, cls_scores, n_boot=cfg.n_boot, seed=0))
     return out
 
 
@@ -106,7 +125,11 @@ def evaluate_task(encoder, encoder_label: str, task: TaskSpec, ctx: DataContext,
     protocol = {"probe": cfg.probe, "seeds": cfg.seeds or task.seeds, **task.probe.__dict__,
                 "preprocess": prep.params()}
     rec = new_record(encoder, encoder_label, task, protocol, split_fingerprint(ok), n_items)
-    scores = (_regression if task.kind == "regression" else _classification)(task, ok, ext.embeddings, cfg)
+    if cfg.probe == "zero-shot":
+        fn = _zero_shot
+    else:
+        fn = _regression if task.kind == "regression" else _classification
+    scores = fn(task, ok, ext.embeddings, cfg)
     rec.update(scores)
     rec["n_errors"] = len(ext.errors)
     rec["timings"] = {"extract_s": round(t1 - t0, 3), "probe_s": round(time.perf_counter() - t1, 3),

@@ -25,7 +25,8 @@ def test_csv_classification_and_regression_records(tmp_path):
     (tmp_path / "reg.csv").write_text("\n".join(rows_r) + "\n")
     out = tmp_path / "out"
     argv = ["--encoder", "logmel-stats", "--tasks", f"csv:{tmp_path / 'cls.csv'},csv:{tmp_path / 'reg.csv'}",
-            "--seeds", "2", "--probe", "logreg", "--out", str(out), "--cache-dir", str(tmp_path / "cache"), "--no-progress"]
+            "--seeds", "2", "--probe", "logreg", "--out", str(out), "--cache-dir", str(tmp_path / "cache"),
+            "--no-progress"]
     assert evaluate.main(argv) == 0
     cls = json.loads(next((out / "records").glob("csv-cls__*.json")).read_text())
     reg = json.loads(next((out / "records").glob("csv-reg__*.json")).read_text())

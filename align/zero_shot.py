@@ -1,0 +1,102 @@
+"""Zero-shot classification with an aligned encoder: no probe, only the text teacher and the projection heads.
+
+Each class gets one report-style prompt (align.reports.class_prompts: the template report of {field: label}); a
+clip's score for a class is the cosine similarity between its projected audio embedding and the projected teacher
+embedding of that class's prompt. The audio embeddings must come from the aligned encoder (`embed`), since the
+audio head was trained on them.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from align.reports import class_prompts
+
+
+def prompts_for(task, field: str | None = None, seed: int = 0) -> list[str]:
+    """One prompt per class of `task`, in label order. field: the metadata field the labels are values of
+    (default task.options["label_column"], as the demo tasks declare it; None = label vocabulary lookup)."""
+    if task.kind == "regression":
+        raise ValueError(f"task {task.id}: zero-shot scoring needs class labels; it is a regression task")
+    field = field if field is not None else task.options.get("label_column")
+    return class_prompts(task.labels, task.modality, field, seed)
+
+
+def _heads(aligned):
+    if isinstance(aligned, (str, Path)):
+        from align.aligned import load_heads
+
+        return load_heads(aligned)
+    audio_head, text_head = aligned
+    return audio_head, text_head
+
+
+@lru_cache(maxsize=4)
+def _teacher_for(aligned: str):
+    """The teacher named in an aligned directory's align_config.json (its checkpoint path, checked by sha256);
+    kept for the next task scored with the same directory."""
+    from align.aligned import read_align_config
+    from align.teacher import TextTeacher
+
+    info = read_align_config(aligned)["teacher"]
+    teacher = TextTeacher(info["path"], max_length=info["max_length"], dtype=info["dtype"])
+    if teacher.identity()["sha256"] != info["sha256"]:
+        raise ValueError(f"{aligned}: the teacher at {info['path']} is not the one the heads were trained with "
+                         f"(sha256 differs); pass the right TextTeacher as teacher=")
+    return teacher
+
+
+@torch.no_grad()
+def zero_shot_scores(aligned, audio_embeddings, task, teacher=None, field: str | None = None,
+                     seed: int = 0) -> np.ndarray:
+    """Class scores by cosine similarity in the aligned space.
+
+    Args:
+        aligned: an aligned directory (heads and teacher read from it) or an (audio_head, text_head) pair.
+        audio_embeddings: [N, D] float, the aligned encoder's clip embeddings (D = audio head input width).
+        task: a TaskSpec with class labels (binary or multiclass).
+        teacher: object with .encode(list[str]) -> [C, Dt]; default: the teacher recorded in the aligned directory.
+        field, seed: prompt construction (see `prompts_for`).
+    Returns:
+        [N, C] float32 in [-1, 1], column c = similarity to class c's prompt. For a binary AUROC use
+        `binary_score(scores)` (class 1 minus class 0) as the positive-class score; for a multiclass AUROC pass the
+        rows (or their softmax) to benchmark_tasks.metrics.auroc as class scores.
+    """
+    audio_head, text_head = _heads(aligned)
+    if teacher is None:
+        if not isinstance(aligned, (str, Path)):
+            raise ValueError("zero_shot_scores: pass teacher= when giving heads instead of an aligned directory")
+        teacher = _teacher_for(str(aligned))
+    audio = torch.as_tensor(np.asarray(audio_embeddings, dtype=np.float32))
+    if audio.ndim != 2 or audio.shape[1] != audio_head.in_dim:
+        raise ValueError(f"zero_shot_scores: audio_embeddings must be [N, {audio_head.in_dim}] (the aligned "
+                         f"encoder's embed output), got {tuple(audio.shape)}")
+    text = teacher.encode(prompts_for(task, field, seed)).float()
+    audio_head.eval()
+    text_head.eval()
+    device = next(audio_head.parameters()).device
+    a = F.normalize(audio_head(audio.to(device)), dim=-1)
+    t = F.normalize(text_head(text.to(device)), dim=-1)
+    return (a @ t.T).cpu().numpy().astype(np.float32)
+
+
+def binary_score(scores: np.ndarray) -> np.ndarray:
+    """[N, 2] zero-shot scores -> [N] positive-class score (similarity to class 1 minus class 0)."""
+    scores = np.asarray(scores)
+    if scores.ndim != 2 or scores.shape[1] != 2:
+        raise ValueError(f"binary_score: expected [N, 2] scores, got {scores.shape}")
+    return scores[:, 1] - scores[:, 0]
+
+
+def zero_shot_auroc(aligned, audio_embeddings, labels, task, teacher=None, field: str | None = None) -> float:
+    """Macro AUROC of zero-shot scores (no probe, no training data) for items with class indices `labels` [N]:
+    binary tasks score `binary_score`, multiclass tasks the raw similarity rows."""
+    from benchmark_tasks.metrics import auroc
+
+    scores = zero_shot_scores(aligned, audio_embeddings, task, teacher, field)
+    return float(auroc(np.asarray(labels), binary_score(scores) if scores.shape[1] == 2 else scores))
