@@ -23,14 +23,49 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m align", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     add_arguments(parser)
+    parser.add_argument("--dry-run", action="store_true",
+                        help="show the reports (template) or the LLM prompts and the number of paid calls, "
+                             "then stop without training")
     args = parser.parse_args(argv)
     try:
         cfg = config_from_args(args)
     except ValueError as exc:
         parser.error(str(exc))
+    if args.dry_run:
+        return dry_run(cfg)
     from align.train import train
 
     train(cfg)
+    return 0
+
+
+def dry_run(cfg) -> int:
+    """Collect the alignment items (leakage guard included) and show what report writing would do."""
+    from pathlib import Path
+
+    from align.data import collect_items
+    from benchmark_tasks import DataContext, select_tasks
+
+    ctx = DataContext(data_root=Path(cfg.data_root) if cfg.data_root else None,
+                      opera_root=Path(cfg.opera_root) if cfg.opera_root else None, cache_dir=cfg.cache_root())
+    data = collect_items(select_tasks(cfg.tasks), ctx, cfg.encoder, cfg.split_list(), cfg.val_split or None,
+                         cfg.allow_test_items)
+    items = data.train + data.val
+    print(f"{len(data.train)} training and {len(data.val)} held-out recordings; {len(data.excluded)} excluded as "
+          f"test items of some task")
+    if cfg.reports == "llm":
+        from align.llm_reports import LLMReportWriter
+
+        writer = LLMReportWriter(cfg.llm_base_url, cfg.llm_model, cache_dir=Path(cfg.cache_root()) / "llm_reports")
+        plan = writer.dry_run([i.metadata for i in items], [i.modality for i in items], show=True)
+        print(f"{plan['calls']} LLM call(s) to make, {plan['cached']} prompt(s) already cached, "
+              f"for {plan['items']} recordings")
+    else:
+        from align.reports import template_report
+
+        for i in items[:5]:
+            print(f"- {template_report(i.metadata, i.modality, cfg.report_seed)}")
+        print(f"template reports for {len(items)} recordings (offline; no calls)")
     return 0
 
 
