@@ -194,7 +194,8 @@ def run_evaluation(entries: list, task_selector: str, args, aligned_dir: Path | 
                   f"  ({time.perf_counter() - t0:.1f} s, {rec['timings']['computed']} clips encoded)", flush=True)
     if rank != 0:
         return records
-    all_records = load_records(args.out)
+    order = {label: i for i, (label, _) in enumerate(entries)}
+    all_records = sorted(load_records(args.out), key=lambda r: order.get(r["encoder_label"], len(order)))
     paths = write_leaderboard(args.out, all_records)
     print()
     print(render_markdown(all_records))
