@@ -3,8 +3,9 @@
 Columns: `path,label[,split][,group][,any metadata...]`. Paths are relative to the CSV's folder (or absolute).
 Labels that are all numbers with more than 10 distinct values, or not whole numbers, make a regression task
 (MAE); anything else is classification (labels sorted; AUROC, binary when there are two). Without a `split`
-column the items get a seeded, group-disjoint, label-stratified 60/20/20 split; without a `group` column every
-file is its own group. Every other column is kept as metadata (alignment writes reports from it).
+column the items get a seeded, group-disjoint, label-stratified 60/20/20 split; a `split` column without any
+"val" rows gets 20% of its train groups carved out as validation (the probe picks its epoch there); without a
+`group` column every file is its own group. Every other column is kept as metadata (alignment writes reports from it).
 """
 
 from __future__ import annotations
@@ -94,6 +95,12 @@ def read_manifest(task: TaskSpec, ctx: DataContext) -> list[Item]:
         labels = [index[r["label"]] for r in rows]
     if task.split == "official":
         splits = [r["split"] for r in rows]
+        if "val" not in splits:  # the probe selects its epoch on validation: carve it from train, group-disjoint
+            train = [i for i, sp in enumerate(splits) if sp == "train"]
+            carved = group_stratified_split([labels[i] for i in train], [groups[i] for i in train], seed=0,
+                                            fractions=(0.8, 0.2, 0.0), stratify=task.kind != "regression")
+            for i, sp in zip(train, carved):
+                splits[i] = "val" if sp == "val" else "train"
     else:
         splits = group_stratified_split(labels, groups, seed=0, stratify=task.kind != "regression")
     items = []

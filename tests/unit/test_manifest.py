@@ -79,3 +79,17 @@ def test_split_is_a_pure_function_of_seed():
     groups = [i // 2 for i in range(50)]
     assert group_stratified_split(labels, groups, 3) == group_stratified_split(labels, groups, 3)
     assert group_stratified_split(labels, groups, 3) != group_stratified_split(labels, groups, 4)
+
+
+def test_train_test_manifest_gets_a_group_disjoint_validation_carved_from_train(tmp_path):
+    rows = ["path,label,split,group"] + [
+        f"f{i}.wav,{i % 2},{'test' if i >= 80 else 'train'},g{i // 2}" for i in range(100)]
+    (task,) = select_tasks(f"csv:{_write(tmp_path, chr(10).join(rows))}")
+    items = load_items(task, DataContext())
+    val = [it for it in items if it.split == "val"]
+    assert 10 <= len(val) <= 22 and {it.label for it in val} == {0, 1}
+    assert all(it.split == "test" for it in items[80:])
+    groups = {}
+    for it in items:
+        groups.setdefault(it.group, set()).add(it.split)
+    assert all(len(s) == 1 for s in groups.values())
