@@ -120,3 +120,21 @@ def test_probe_vs_autograd_reference():
                 sched.step()
 
     _report("linear_probe_5seeds_500x384", _best_of(ours, 1), _best_of(ref, 1), "autograd + torch.optim.Adam loop")
+
+
+def test_cli_listing_time():
+    """`--list-encoders` and `--list-tasks` wall time vs a bare `python -c pass` start (the floor)."""
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[2]
+
+    def run(*args):
+        t0 = time.perf_counter()
+        subprocess.run([sys.executable, *args], cwd=root, check=True, capture_output=True)
+        return time.perf_counter() - t0
+
+    floor = min(run("-c", "pass") for _ in range(3))
+    for flag in ("--list-encoders", "--list-tasks"):
+        took = min(run("evaluate.py", flag) for _ in range(3))
+        _report(f"cli{flag}", took, floor, "bare interpreter start", seconds=round(took, 3))

@@ -2,7 +2,6 @@
 
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -48,16 +47,12 @@ def test_config_overrides_apply_on_top_of_a_base():
         resolve_config(cls, "huge")
 
 
-def test_cli_listing_is_fast_and_does_not_import_torch():
-    code = ("import sys, runpy; sys.argv=['evaluate.py','--list-encoders']; "
-            "runpy.run_path('evaluate.py', run_name='__main__')")
-    t0 = time.perf_counter()
-    out = subprocess.run([sys.executable, "-c", code + "\nprint('torch' in sys.modules)"], cwd=ROOT,
-                         capture_output=True, text=True)
-    elapsed = time.perf_counter() - t0
-    assert out.returncode in (0, None) or "SystemExit" in out.stderr
-    assert "logmel-stats" in out.stdout
-    assert elapsed < 3.0
+def test_cli_listing_does_not_import_torch():
+    code = ("import sys; sys.argv=['evaluate.py','--list-encoders']\nimport evaluate\nevaluate.main(sys.argv[1:])\n"
+            "print('TORCH', 'torch' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert "logmel-stats" in out.stdout and "TORCH False" in out.stdout
 
 
 def test_list_tasks_cli_runs_without_torch():
