@@ -152,9 +152,22 @@ def encoder_entry(name: str, config: str, args, aligned: str | None = None):
         from align.aligned import build_aligned, resolve_aligned_dir
 
         folder = resolve_aligned_dir(aligned or None, name, config == "tiny")
-        return build_aligned(folder, weights=args.weights, device=args.device, trust_checkpoint=args.trust_checkpoint)
+        enc = build_aligned(folder, weights=args.weights, device=args.device, trust_checkpoint=args.trust_checkpoint)
+        enc.alignment = alignment_summary(folder)
+        return enc
 
     return f"{label}+aligned", build_aligned_encoder
+
+
+def alignment_summary(folder) -> dict:
+    """What a record says about an aligned encoder: where the adapter is and what data trained it."""
+    from align.aligned import read_align_config
+
+    info = read_align_config(folder)
+    data = info.get("data", {})
+    keep = ("tasks", "items", "splits", "split_policy", "allow_test_items", "test_items_used")
+    return {"dir": str(folder), "teacher": info.get("teacher", {}).get("path"), "loss": info.get("loss"),
+            **{k: data.get(k) for k in keep}}
 
 
 def run_evaluation(entries: list, task_selector: str, args, aligned_dir: Path | None = None) -> list[dict]:
@@ -218,7 +231,12 @@ def run_demo(args) -> int:
                             cache_dir=args.cache_dir, progress=not args.no_progress)
     print(f"      adapter: {folder} ({time.perf_counter() - t0:.0f} s)", flush=True)
     print("[2/2] scoring base and aligned encoders on the demo tasks (OPERA linear probe, 5 seeds)", flush=True)
-    entries = [("opera-gt-tiny", lambda: build_base(folder)), ("opera-gt-tiny+aligned", lambda: build_aligned(folder))]
+    def aligned():
+        enc = build_aligned(folder)
+        enc.alignment = alignment_summary(folder)
+        return enc
+
+    entries = [("opera-gt-tiny", lambda: build_base(folder)), ("opera-gt-tiny+aligned", aligned)]
     entries += [(n, lambda n=n: build_encoder(n)) for n in DEMO_BASELINES]
     records = run_evaluation(entries, "demo", args)
     print(render_comparison(records, "opera-gt-tiny", "opera-gt-tiny+aligned"))

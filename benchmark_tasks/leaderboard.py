@@ -9,10 +9,28 @@ import numpy as np
 from adapters._io import atomic_path, write_text
 
 
+def _norm(name: str) -> str:
+    return "".join(ch for ch in name.lower() if ch.isalnum())
+
+
+def pretraining_overlap(rec: dict) -> bool:
+    """True when the encoder was pretrained on the task's dataset (e.g. OPERA models on CoughVID or ICBHI)."""
+    ds = _norm(rec.get("dataset", ""))
+    return bool(ds) and any(_norm(p).startswith(ds) or ds.startswith(_norm(p))
+                            for p in rec.get("pretrained_on") or () if _norm(p))
+
+
+def used_test_items(rec: dict) -> bool:
+    """True when the aligned encoder was trained with test items of some task (explicit --allow-test-items)."""
+    info = rec.get("alignment") or {}
+    return bool(info.get("allow_test_items") or info.get("test_items_used"))
+
+
 def _cell(rec: dict) -> str:
     ci = rec.get("ci95")
     ci_txt = f" [{ci[0]:.3f}, {ci[1]:.3f}]" if ci else ""
-    return f"{rec['mean']:.3f} ± {rec['std']:.3f}{ci_txt}"
+    marks = ("†" if pretraining_overlap(rec) else "") + ("‡" if used_test_items(rec) else "")
+    return f"{rec['mean']:.3f} ± {rec['std']:.3f}{ci_txt}{marks}"
 
 
 def table_rows(records: list[dict]) -> tuple[list[str], list[str], dict]:
@@ -51,7 +69,12 @@ def render_markdown(records: list[dict]) -> str:
     if means:
         lines.append("| **mean AUROC** | auroc ↑ | " + " | ".join(
             f"**{means[lab]:.3f}**" if lab in means else "—" for lab in labels) + " |")
-    return "\n".join(lines) + "\n"
+    notes = []
+    if any(pretraining_overlap(r) for r in records):
+        notes.append("† the encoder was pretrained on this task's dataset (its recordings may include the test set)")
+    if any(used_test_items(r) for r in records):
+        notes.append("‡ aligned with test items of some task (--allow-test-items): not comparable")
+    return "\n".join(lines) + "\n" + "".join(f"\n{n}\n" for n in notes)
 
 
 def render_csv(records: list[dict]) -> str:

@@ -51,3 +51,15 @@ def test_task_spec_rejects_bad_definitions():
         TaskSpec(id="x", name="x", dataset="d", modality="lung", kind="ordinal", metric="auroc", labels=("a", "b"))
     with pytest.raises(ValueError, match="two labels"):
         TaskSpec(id="x", name="x", dataset="d", modality="lung", kind="binary", metric="auroc", labels=("a",))
+
+
+def test_pretraining_overlap_and_test_item_alignment_are_flagged():
+    a = {**_rec("T5", "opera-ct", 0.6), "dataset": "coughvid", "pretrained_on": ["ICBHI", "CoughVID", "UK COVID-19"]}
+    b = {**_rec("T1", "opera-ct", 0.6), "dataset": "ukcovid", "pretrained_on": ["UK COVID-19"]}
+    c = {**_rec("T7", "beats", 0.7), "dataset": "icbhi", "pretrained_on": ["AudioSet-2M"]}
+    d = {**_rec("T7", "gt+aligned", 0.8), "dataset": "icbhi", "pretrained_on": [],
+         "alignment": {"allow_test_items": True, "test_items_used": 12}}
+    md = render_markdown([a, b, c, d])
+    assert md.count("†") == 3  # two cells and the footnote
+    assert "0.700 ± 0.010 [0.650, 0.750] |" in md and "0.800 ± 0.010 [0.750, 0.850]‡" in md
+    assert "not comparable" in md
