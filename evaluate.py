@@ -149,9 +149,14 @@ def encoder_entry(name: str, config: str, args, aligned: str | None = None):
                                             trust_checkpoint=args.trust_checkpoint, device=args.device)
 
     def build_aligned_encoder():
-        from align.aligned import build_aligned, resolve_aligned_dir
+        from align.aligned import AlignedError, build_aligned, read_align_config, resolve_aligned_dir
 
         folder = resolve_aligned_dir(aligned or None, name, config == "tiny")
+        base = read_align_config(folder)["base"]
+        if base["encoder"] != name or bool(base.get("tiny")) != (config == "tiny"):
+            trained = base["encoder"] + (" --tiny" if base.get("tiny") else "")
+            raise AlignedError(f"{folder}: the adapter was trained on {trained}, not on {name}"
+                               f"{' --tiny' if config == 'tiny' else ''}; use --encoder {trained}")
         enc = build_aligned(folder, weights=args.weights, device=args.device, trust_checkpoint=args.trust_checkpoint)
         enc.alignment = alignment_summary(folder)
         return enc
