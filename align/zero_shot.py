@@ -44,7 +44,10 @@ def _teacher_for(aligned: str):
     from align.teacher import TextTeacher
 
     info = read_align_config(aligned)["teacher"]
-    teacher = TextTeacher(info["path"], max_length=info["max_length"], dtype=info["dtype"])
+    # an adapter made on another machine records that machine's path; the sha256 check below still guards
+    # against a different model when we fall back to the default teacher found here
+    path = info["path"] if info.get("path") and Path(info["path"]).exists() else None
+    teacher = TextTeacher(path, max_length=info["max_length"], dtype=info["dtype"])
     if teacher.identity()["sha256"] != info["sha256"]:
         raise ValueError(f"{aligned}: the teacher at {info['path']} is not the one the heads were trained with "
                          f"(sha256 differs); pass the right TextTeacher as teacher=")
