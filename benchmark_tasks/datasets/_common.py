@@ -41,3 +41,23 @@ def opera_file(ctx: DataContext, relpath: str) -> Path:
                            f"OPERA_ROOT) to a checkout of github.com/evelyn0414/OPERA")
     return require_file(Path(ctx.opera_root) / relpath, "OPERA split file",
                         "check that --opera-root points at an OPERA checkout (commit 3622310 or later)")
+
+
+def opera_names_and_splits(ctx: DataContext, list_file: str, split_file: str) -> tuple[list[str], list[str]]:
+    """File names (basename) of an OPERA `sound_dir_loc*.npy` and the matching split array, checked to align."""
+    import numpy as np
+
+    names = [Path(str(p)).name for p in np.load(opera_file(ctx, list_file), allow_pickle=False).ravel()]
+    splits = [str(s) for s in np.load(opera_file(ctx, split_file), allow_pickle=False).ravel()]
+    if len(splits) != len(names):
+        raise DatasetError(f"{split_file} has {len(splits)} entries but {list_file} has {len(names)}; use both "
+                           f"files from one OPERA checkout")
+    return names, splits
+
+
+def require_listed_audio(folder: Path, names: list[str], fix: str) -> None:
+    """DatasetError naming the first recordings of OPERA's list that are not files in `folder`."""
+    absent = [n for n in names if not (folder / n).is_file()]
+    if absent:
+        raise DatasetError(f"{len(absent)} recordings of OPERA's list are missing from {folder}: "
+                           f"{', '.join(absent[:5])}; {fix}")

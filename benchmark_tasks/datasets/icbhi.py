@@ -43,7 +43,7 @@ from pathlib import Path
 
 from benchmark_tasks._registry import DataContext, register_dataset
 from benchmark_tasks._spec import Item, ProbeConfig, TaskSpec
-from benchmark_tasks.datasets._common import DatasetError, dataset_dir, opera_file
+from benchmark_tasks.datasets._common import DatasetError, dataset_dir, opera_file, require_listed_audio
 
 FOLDER = "icbhi"
 AUDIO = "ICBHI_final_database"
@@ -164,10 +164,8 @@ def read_icbhi(task: TaskSpec, ctx: DataContext) -> list[Item]:
     people = _demographics(_table(root, ctx, DEMOGRAPHICS))
     order = _opera_order(ctx)
 
-    absent = [s for s in order if not (audio / f"{s}.wav").is_file()]
-    if absent:
-        raise DatasetError(f"{len(absent)} recordings of OPERA's list are missing from {audio}: "
-                           f"{', '.join(absent[:5])}; use the complete 920-recording database from {SOURCE}")
+    require_listed_audio(audio, [f"{s}.wav" for s in order],
+                         f"use the complete 920-recording database from {SOURCE}")
     rows = []
     for stem in order:
         fields = recording_fields(stem)

@@ -42,7 +42,12 @@ from pathlib import Path
 
 from benchmark_tasks._registry import DataContext, register_dataset
 from benchmark_tasks._spec import Item, ProbeConfig, TaskSpec
-from benchmark_tasks.datasets._common import DatasetError, dataset_dir, opera_file
+from benchmark_tasks.datasets._common import (
+    DatasetError,
+    dataset_dir,
+    opera_names_and_splits,
+    require_listed_audio,
+)
 
 FOLDER = "KAUH"
 SOURCE = "https://data.mendeley.com/datasets/jwyy9np4gv/3 (KAUH lung sound dataset, CC BY 4.0)"
@@ -138,19 +143,9 @@ def _validation_positions(labels: list[int]) -> set[int]:
 @register_dataset("kauh", TASKS)
 def read_kauh(task: TaskSpec, ctx: DataContext) -> list[Item]:
     """T10 items: wav path, 0 healthy / 1 obstructive, train/val/test, group = patient, metadata from the name."""
-    import numpy as np
-
     audio = _audio_folder(dataset_dir(ctx, FOLDER, SOURCE))
-    names = [Path(str(p)).name for p in np.load(opera_file(ctx, OPERA_FILES), allow_pickle=False).ravel()]
-    split_file = task.options["opera_split_file"]
-    splits = [str(s) for s in np.load(opera_file(ctx, split_file), allow_pickle=False).ravel()]
-    if len(splits) != len(names):
-        raise DatasetError(f"{split_file} has {len(splits)} entries but {OPERA_FILES} has {len(names)}; use both "
-                           f"files from one OPERA checkout")
-    absent = [n for n in names if not (audio / n).is_file()]
-    if absent:
-        raise DatasetError(f"{len(absent)} recordings of OPERA's list are missing from {audio}: "
-                           f"{', '.join(absent[:5])}; use version 3 of {SOURCE}")
+    names, splits = opera_names_and_splits(ctx, OPERA_FILES, task.options["opera_split_file"])
+    require_listed_audio(audio, names, f"use version 3 of {SOURCE}")
     metas = [name_fields(n) for n in names]
     unlabeled = [n for n, m in zip(names, metas) if m["diagnosis_class"] is None]
     if unlabeled:

@@ -32,7 +32,12 @@ from pathlib import Path
 
 from benchmark_tasks._registry import DataContext, register_dataset
 from benchmark_tasks._spec import Item, ProbeConfig, TaskSpec
-from benchmark_tasks.datasets._common import DatasetError, dataset_dir, opera_file
+from benchmark_tasks.datasets._common import (
+    DatasetError,
+    dataset_dir,
+    opera_names_and_splits,
+    require_listed_audio,
+)
 
 FOLDER = "copd"
 AUDIO = "RespiratoryDatabase@TR"
@@ -99,22 +104,13 @@ def patient_labels(root: Path, ctx: DataContext) -> dict[str, str]:
 @register_dataset("resp_tr", TASKS)
 def read_resp_tr(task: TaskSpec, ctx: DataContext) -> list[Item]:
     """T11 items: wav path, severity 0-4, OPERA's train/val/test, group = patient, metadata = patient/channel."""
-    import numpy as np
-
     root = dataset_dir(ctx, FOLDER, SOURCE)
     audio = root / AUDIO
     if not audio.is_dir():
         raise DatasetError(f"{audio}: folder not found; unzip the lung sounds of {SOURCE} into {root}")
     diagnosis = patient_labels(root, ctx)
-    names = [Path(str(p)).name for p in np.load(opera_file(ctx, OPERA_FILES), allow_pickle=False).ravel()]
-    splits = [str(s) for s in np.load(opera_file(ctx, OPERA_SPLIT), allow_pickle=False).ravel()]
-    if len(splits) != len(names):
-        raise DatasetError(f"{OPERA_SPLIT} has {len(splits)} entries but {OPERA_FILES} has {len(names)}; use both "
-                           f"files from one OPERA checkout")
-    absent = [n for n in names if not (audio / n).is_file()]
-    if absent:
-        raise DatasetError(f"{len(absent)} recordings of OPERA's list are missing from {audio}: "
-                           f"{', '.join(absent[:5])}; use the complete download from {SOURCE}")
+    names, splits = opera_names_and_splits(ctx, OPERA_FILES, OPERA_SPLIT)
+    require_listed_audio(audio, names, f"use the complete download from {SOURCE}")
     items = []
     for name, split in zip(names, splits):
         patient, _, channel = Path(name).stem.partition("_")
