@@ -23,11 +23,9 @@ from pathlib import Path
 DEMO_BASELINES = ("opensmile-egemaps", "logmel-stats")
 
 
-def default_cache_dir() -> Path:
-    return Path(os.environ.get("ACULA_ZOO_CACHE", Path.home() / ".cache" / "acula_zoo"))
-
-
 def build_parser() -> argparse.ArgumentParser:
+    from benchmark_tasks._registry import default_cache_dir
+
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     what = p.add_argument_group("what to run")
     what.add_argument("--encoder", help="encoder name(s), comma-separated (see --list-encoders)")
@@ -98,13 +96,19 @@ def list_tasks() -> int:
     return 0
 
 
+def data_context(args):
+    """The DataContext of the --data-root, --opera-root and --cache-dir flags."""
+    from benchmark_tasks import DataContext
+
+    return DataContext(data_root=args.data_root, opera_root=args.opera_root, cache_dir=args.cache_dir)
+
+
 def check_data(args) -> int:
-    from benchmark_tasks import DataContext, select_tasks
+    from benchmark_tasks import select_tasks
     from benchmark_tasks.check_data import check_task, render
 
     selector = args.tasks if args.tasks != "demo" else "opera,cardiac"
-    ctx = DataContext(data_root=args.data_root, opera_root=args.opera_root, cache_dir=args.cache_dir)
-    checks = [check_task(t, ctx) for t in select_tasks(selector)]
+    checks = [check_task(t, data_context(args)) for t in select_tasks(selector)]
     print(render(checks))
     found = sum(c.found for c in checks)
     print(f"{found} of {len(checks)} tasks have their data; "
@@ -182,14 +186,14 @@ def run_evaluation(entries: list, task_selector: str, args, aligned_dir: Path | 
     probes and writes records and the leaderboard.
     """
     from adapters._io import write_json
-    from benchmark_tasks import DataContext, select_tasks
+    from benchmark_tasks import select_tasks
     from benchmark_tasks.leaderboard import render_markdown, write_leaderboard
     from benchmark_tasks.records import load_records
     from benchmark_tasks.runner import RunConfig, evaluate_task
 
     rank = init_distributed(args.device)
     tasks = select_tasks(task_selector)
-    ctx = DataContext(data_root=args.data_root, opera_root=args.opera_root, cache_dir=args.cache_dir)
+    ctx = data_context(args)
     probe = "zero-shot" if getattr(args, "zero_shot", False) else args.probe
     cfg = RunConfig(out_dir=args.out, cache_dir=args.cache_dir / "embeddings", seeds=args.seeds, probe=probe,
                     batch_size=args.batch_size, on_error=args.on_error,

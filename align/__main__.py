@@ -44,12 +44,10 @@ def dry_run(cfg) -> int:
     from pathlib import Path
 
     from align.data import collect_items
-    from benchmark_tasks import DataContext, select_tasks
+    from benchmark_tasks import select_tasks
 
-    ctx = DataContext(data_root=Path(cfg.data_root) if cfg.data_root else None,
-                      opera_root=Path(cfg.opera_root) if cfg.opera_root else None, cache_dir=cfg.cache_root())
-    data = collect_items(select_tasks(cfg.tasks), ctx, cfg.encoder, cfg.split_list(), cfg.val_split or None,
-                         cfg.allow_test_items)
+    data = collect_items(select_tasks(cfg.tasks), cfg.data_context(), cfg.encoder, cfg.split_list(),
+                         cfg.val_split or None, cfg.allow_test_items)
     items = data.train + data.val
     print(f"{len(data.train)} training and {len(data.val)} held-out recordings; {len(data.excluded)} excluded as "
           f"test items of some task")

@@ -17,9 +17,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 from dataclasses import MISSING, asdict, dataclass, field, fields
 from pathlib import Path
+
+from benchmark_tasks._registry import DataContext, default_cache_dir
 
 CHOICES = {"reports": ("template", "llm"), "loss": ("cka", "infonce", "siglip"), "ssl": ("mfd", "mam", "none"),
            "cka_variant": ("linear", "acula-feature-gram"), "mfd_distance": ("cosine", "mse"),
@@ -125,6 +126,11 @@ class AlignConfig:
     def cache_root(self) -> Path:
         return Path(self.cache_dir) if self.cache_dir else default_cache_dir()
 
+    def data_context(self) -> DataContext:
+        """Where the alignment data lives (--data-root, --opera-root, the cache)."""
+        return DataContext(data_root=Path(self.data_root) if self.data_root else None,
+                           opera_root=Path(self.opera_root) if self.opera_root else None, cache_dir=self.cache_root())
+
     def to_dict(self) -> dict:
         return asdict(self)
 
@@ -135,10 +141,6 @@ class AlignConfig:
         if unknown:
             raise ValueError(f"AlignConfig: unknown field(s) {unknown}; known: {sorted(known)}")
         return cls(**d)
-
-
-def default_cache_dir() -> Path:
-    return Path(os.environ.get("ACULA_ZOO_CACHE", Path.home() / ".cache" / "acula_zoo"))
 
 
 def default_out_dir(encoder: str, tiny: bool = False, root: str | Path = "runs/align") -> Path:

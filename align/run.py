@@ -186,7 +186,7 @@ def prepare_run(cfg: AlignConfig, dist, device: str) -> AlignRun:
     from align.lora import apply_lora, format_summary, prepare_full_finetune, trainable_summary
     from align.teacher import TextTeacher
     from align.train import AlignModel, _optimizer, build_objective, effective_ssl, warmup_cosine
-    from benchmark_tasks import DataContext, select_tasks
+    from benchmark_tasks import select_tasks
 
     t0 = time.perf_counter()
     out = cfg.out_dir()
@@ -208,8 +208,7 @@ def prepare_run(cfg: AlignConfig, dist, device: str) -> AlignRun:
     if cfg.weights is None and dist.main:  # random weights: keep an exact copy beside the adapter
         base_info["base_weights_sha256"] = save_base_weights(encoder, out)
 
-    ctx = DataContext(data_root=Path(cfg.data_root) if cfg.data_root else None,
-                      opera_root=Path(cfg.opera_root) if cfg.opera_root else None, cache_dir=cfg.cache_root())
+    ctx = cfg.data_context()
     tasks = select_tasks(cfg.tasks)
     data = _rank0_first(dist, lambda: collect_items(tasks, ctx, cfg.encoder, cfg.split_list(), cfg.val_split or None,
                                                     cfg.allow_test_items))

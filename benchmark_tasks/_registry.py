@@ -4,12 +4,18 @@ from __future__ import annotations
 
 import difflib
 import importlib
+import os
 import pkgutil
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from benchmark_tasks._spec import Item, TaskSpec
+
+
+def default_cache_dir() -> Path:
+    """$ACULA_ZOO_CACHE, else ~/.cache/acula_zoo: demo data, embeddings, teacher and report caches."""
+    return Path(os.environ.get("ACULA_ZOO_CACHE", Path.home() / ".cache" / "acula_zoo"))
 
 
 @dataclass(frozen=True)
@@ -18,12 +24,12 @@ class DataContext:
 
     data_root: folder holding one sub-folder per dataset (see each dataset module for its expected name).
     opera_root: an OPERA checkout, for the split files OPERA publishes (None when not needed).
-    cache_dir: where generated data (the demo) and caches go.
+    cache_dir: where generated data (the demo) and caches go (default: `default_cache_dir()`).
     """
 
     data_root: Path | None = None
     opera_root: Path | None = None
-    cache_dir: Path = Path.home() / ".cache" / "acula_zoo"
+    cache_dir: Path = field(default_factory=default_cache_dir)
 
 
 Reader = Callable[[TaskSpec, DataContext], list[Item]]

@@ -48,8 +48,9 @@ def list_layouts() -> int:
 
 def export(args) -> int:
     from benchmark_tasks import DataContext, select_tasks
+    from benchmark_tasks._registry import default_cache_dir
     from plugin._build import build_host_encoder
-    from plugin.opera.export import default_cache_dir, export_opera_features
+    from plugin.opera.export import export_opera_features
 
     if args.opera_root is None:
         raise SystemExit("--opera-root is required (or set OPERA_ROOT): the OPERA checkout to write features into")

@@ -9,7 +9,6 @@ plus a json sidecar naming the encoder identity. See plugin/opera/__init__.py fo
 from __future__ import annotations
 
 import datetime
-import os
 import re
 from collections import Counter
 from dataclasses import dataclass, field
@@ -18,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from adapters._io import atomic_path, write_json
-from benchmark_tasks._registry import DataContext, get_task, load_items
+from benchmark_tasks._registry import DataContext, default_cache_dir, get_task, load_items
 from benchmark_tasks._spec import TaskSpec, split_fingerprint
 from benchmark_tasks.embeddings import extract_embeddings, file_sha256
 from benchmark_tasks.preprocess import Preprocess, preprocess_for
@@ -48,11 +47,6 @@ class OperaExport:
     placeholder_rows: list[int] = field(default_factory=list)
     computed: int = 0
     cached: int = 0
-
-
-def default_cache_dir() -> Path:
-    """$ACULA_ZOO_CACHE or ~/.cache/acula_zoo, as evaluate.py uses (embeddings live in its embeddings/)."""
-    return Path(os.environ.get("ACULA_ZOO_CACHE", Path.home() / ".cache" / "acula_zoo"))
 
 
 def layout_for(task_id: str) -> OperaLayout:
