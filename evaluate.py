@@ -153,7 +153,7 @@ def encoder_entry(name: str, config: str, args, aligned: str | None = None):
                                             trust_checkpoint=args.trust_checkpoint, device=args.device)
 
     def build_aligned_encoder():
-        from align.aligned import AlignedError, build_aligned, read_align_config, resolve_aligned_dir
+        from align.aligned import AlignedError, read_align_config, resolve_aligned_dir
 
         folder = resolve_aligned_dir(aligned or None, name, config == "tiny")
         base = read_align_config(folder)["base"]
@@ -161,11 +161,19 @@ def encoder_entry(name: str, config: str, args, aligned: str | None = None):
             trained = base["encoder"] + (" --tiny" if base.get("tiny") else "")
             raise AlignedError(f"{folder}: the adapter was trained on {trained}, not on {name}"
                                f"{' --tiny' if config == 'tiny' else ''}; use --encoder {trained}")
-        enc = build_aligned(folder, weights=args.weights, device=args.device, trust_checkpoint=args.trust_checkpoint)
-        enc.alignment = alignment_summary(folder)
-        return enc
+        return aligned_encoder(folder, weights=args.weights, device=args.device,
+                               trust_checkpoint=args.trust_checkpoint)
 
     return f"{label}+aligned", build_aligned_encoder
+
+
+def aligned_encoder(folder, **build_args):
+    """align.aligned.build_aligned(folder, ...) with the alignment summary its records carry attached."""
+    from align.aligned import build_aligned
+
+    enc = build_aligned(folder, **build_args)
+    enc.alignment = alignment_summary(folder)
+    return enc
 
 
 def alignment_summary(folder) -> dict:
@@ -229,7 +237,7 @@ def run_demo(args) -> int:
     """The main job on the embedded default: align the tiny OPERA-GT on the demo benchmark's train split, then
     score base, aligned and the weight-free baselines on every demo task and print base vs aligned."""
     from adapters import build_encoder
-    from align.aligned import build_aligned, build_base
+    from align.aligned import build_base
     from align.train import align_for_demo
 
     if args.out == Path("runs/eval"):
@@ -240,12 +248,8 @@ def run_demo(args) -> int:
                             cache_dir=args.cache_dir, progress=not args.no_progress)
     print(f"      adapter: {folder} ({time.perf_counter() - t0:.0f} s)", flush=True)
     print("[2/2] scoring base and aligned encoders on the demo tasks (OPERA linear probe, 5 seeds)", flush=True)
-    def aligned():
-        enc = build_aligned(folder)
-        enc.alignment = alignment_summary(folder)
-        return enc
-
-    entries = [("opera-gt-tiny", lambda: build_base(folder)), ("opera-gt-tiny+aligned", aligned)]
+    entries = [("opera-gt-tiny", lambda: build_base(folder)),
+               ("opera-gt-tiny+aligned", lambda: aligned_encoder(folder))]
     entries += [(n, lambda n=n: build_encoder(n)) for n in DEMO_BASELINES]
     records = run_evaluation(entries, "demo", args)
     print(render_comparison(records, "opera-gt-tiny", "opera-gt-tiny+aligned"))

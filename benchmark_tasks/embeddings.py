@@ -132,7 +132,7 @@ def extract_embeddings(encoder, items: list, cache_dir: str | Path, prep: Prepro
 
         if dist.is_available() and dist.is_initialized():
             dist.barrier()
-    if world > 1:  # other ranks' failures are only known from the audio itself: re-check missing entries
+        # other ranks' failures are only known from the audio itself: re-check missing entries
         for i, k in enumerate(keys):
             if k is not None and not entry(k).exists():
                 errors.append({"path": str(items[i].path), "reason": "not embedded by any rank"})

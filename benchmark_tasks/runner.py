@@ -69,11 +69,11 @@ def _zero_shot(task: TaskSpec, items, emb, cfg: RunConfig) -> dict:
         raise ValueError(f"task {task.id}: zero-shot scoring needs classes; it is a regression task")
     xte, yte = _arrays(items, emb, "test")
     sims = zero_shot_scores(cfg.aligned_dir, xte, task)
-    scores = binary_score(sims) if sims.shape[1] == 2 else sims
-    value = float(metrics.auroc(yte, np.stack([-scores, scores], 1) if scores.ndim == 1 else scores))
+    # binary: the positive-class score is the similarity difference, placed in column 1 where auroc reads it
+    cls_scores = np.stack([-binary_score(sims), binary_score(sims)], 1) if sims.shape[1] == 2 else sims
+    value = float(metrics.auroc(yte, cls_scores))
     out = {"scores": [value], "mean": value, "std": 0.0}
     if cfg.n_boot:
-        cls_scores = np.stack([-scores, scores], 1) if scores.ndim == 1 else scores
         out["ci95"] = list(metrics.bootstrap_ci(metrics.auroc, yte, cls_scores, n_boot=cfg.n_boot, seed=0))
     return out
 
