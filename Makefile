@@ -6,7 +6,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-$(shell cat setup.cfg pyproject.toml | sha256sum | cut -c1-16)
 
-.PHONY: venv demo test test-slow lint bench clean-venv
+.PHONY: venv demo test test-slow lint bench clean-venv compare-opera
 
 $(STAMP): setup.cfg pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -34,3 +34,8 @@ bench: venv
 
 clean-venv:
 	rm -rf $(VENV)
+
+# Our OPERA embeddings against upstream's extract_opera_feature at official size (needs an OPERA checkout and a
+# Python environment where OPERA's code imports; see tests/fixtures/opera/README.md). Not part of `make test`.
+compare-opera: venv
+	$(PY) tests/upstream/compare_opera_embeddings.py --opera-root $(OPERA_ROOT) --upstream-python $(UPSTREAM_PYTHON)

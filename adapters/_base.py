@@ -46,6 +46,17 @@ class AudioEncoder(nn.Module):
         """[B, S] float32 in [-1, 1] -> [B, D] clip embedding (default: mean of `frames` over time)."""
         return self.frames(wav).mean(dim=1)
 
+    def embed_windowed(self, wav: Tensor, windowing) -> Tensor:
+        """`embed` with a task's windowing (adapters._spec.Windowing); None means the encoder's default.
+
+        Only encoders that cut clips into fixed windows (OPERA-GT) override this; the others refuse a windowing
+        rather than silently ignore it.
+        """
+        if windowing is None:
+            return self.embed(wav)
+        raise ValueError(f"{self.spec.name} has no windowing to set (got {windowing}); only windowed encoders "
+                         "such as opera-gt take one")
+
     # -- output sizes (tiny configurations may be narrower than the spec's official size) ---------------
     @property
     def out_dim(self) -> int:

@@ -10,7 +10,7 @@ import torch
 from adapters._audio import stack_clips
 
 
-def embed_clips(encoder, clips: list[np.ndarray], batch_size: int = 16) -> np.ndarray:
+def embed_clips(encoder, clips: list[np.ndarray], batch_size: int = 16, windowing=None) -> np.ndarray:
     """Clip embeddings for raw clips.
 
     Args:
@@ -18,6 +18,7 @@ def embed_clips(encoder, clips: list[np.ndarray], batch_size: int = 16) -> np.nd
         clips: list of [S_i] float32 in [-1, 1] at encoder.spec.sample_rate (any lengths).
         batch_size: clips per forward pass; clips are grouped by their length after `prepare`, so a batch never
             mixes lengths and no padding changes an embedding.
+        windowing: a task's adapters._spec.Windowing for windowed encoders (None = the encoder's default).
     Returns:
         [N, D] float32, row i for clips[i].
     """
@@ -31,7 +32,7 @@ def embed_clips(encoder, clips: list[np.ndarray], batch_size: int = 16) -> np.nd
             for start in range(0, len(idx), batch_size):
                 chunk = idx[start:start + batch_size]
                 wav = stack_clips([prepared[i] for i in chunk]).to(encoder.device)
-                emb = encoder.embed(wav).float().cpu().numpy()
+                emb = encoder.embed_windowed(wav, windowing).float().cpu().numpy()
                 for row, i in enumerate(chunk):
                     out[i] = emb[row]
     return np.stack(out).astype(np.float32, copy=False) if out else np.zeros((0, encoder.out_dim),

@@ -61,3 +61,37 @@ class EncoderSpec:
         d["lora_targets"] = list(self.lora_targets)
         d["pretrained_on"] = list(self.pretrained_on)
         return d
+
+
+WINDOW_DOMAINS = ("waveform", "spectrogram")
+
+
+@dataclass(frozen=True)
+class Windowing:
+    """How an encoder that embeds fixed windows (OPERA-GT) cuts one clip into model inputs, chosen per task.
+
+    Upstream OPERA (github evelyn0414/OPERA 3622310, `src/benchmark/model_util.py::extract_opera_feature`) feeds
+    OPERA-GT in one of two ways, depending on the task's processing script:
+
+    domain "waveform" (`get_split_signal_librosa` -> `src/util.py::split_pad_sample`): windows of
+        L = int(seconds * sample_rate) samples at a hop of L // 2; the remainder after the last whole window
+        becomes one more window, padded in front with the clip's own last samples; each window gets its own
+        log-mel (min-max per window). `seconds` is the processing script's `input_sec`: 8.18 for most tasks,
+        5 for MMlung (mmlung_processing.py), 8 for NoseMic (nosemic_processing.py).
+    domain "spectrogram" (`from_spec=True`: ssbpr_processing.py, coswara_processing.py): one log-mel of the whole
+        (task-padded) clip, min-max over the whole clip, cut into 256-frame pieces without overlap; pieces
+        shorter than 16 frames are dropped. `seconds` is unused.
+    """
+
+    domain: str = "waveform"
+    seconds: float = 8.18
+
+    def __post_init__(self) -> None:
+        if self.domain not in WINDOW_DOMAINS:
+            raise ValueError(f"Windowing domain {self.domain!r} is not one of {WINDOW_DOMAINS}")
+        if self.domain == "waveform" and not self.seconds > 0:
+            raise ValueError(f"Windowing seconds must be > 0, got {self.seconds}")
+
+    def samples(self, sample_rate: int) -> int:
+        """Window length in samples, truncated as upstream computes it (int(seconds * sample_rate))."""
+        return int(self.seconds * sample_rate)

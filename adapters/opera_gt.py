@@ -20,9 +20,12 @@ How a clip [S] becomes an embedding (upstream `extract_opera_feature(pretrain="o
   3. encoder without masking; mean of the last block's 1024 patch tokens (CLS excluded), then the final
      LayerNorm -> [384] per chunk (`forward_feature`).
   4. the clip embedding is the mean over its chunks.
-Upstream skips spectrogram chunks shorter than 16 frames; from audio every chunk has 256 frames, so that rule
-never applies here. Any clip of >= 1 sample works, so spec.min_seconds is 0 (short clips are padded as upstream
-does, inside the model). Upstream also trims silence (librosa.effects.trim, top_db 60, frame 1600, hop 800)
+Per task, upstream changed the windows (`embed_windowed` with an adapters._spec.Windowing declared on the task):
+5 s windows on MMlung and 8 s on NoseMic (shorter inputs use the first rows of the position table, as upstream
+slices it), and on SSBPR and Coswara one spectrogram of the whole padded clip cut into 256-frame pieces without
+overlap, pieces under 16 frames skipped (`spectrogram_pieces`).
+Any clip of >= 1 sample works, so spec.min_seconds is 0 (short clips are padded as upstream does, inside the
+model). Upstream also trims silence (librosa.effects.trim, top_db 60, frame 1600, hop 800)
 before chunking; that is `_opera_frontend.trim_silence`, applied by the data pipeline, not by `embed`, because it
 changes each clip's length.
 
@@ -55,10 +58,11 @@ from adapters._mae_vit import (
 from adapters._opera_frontend import OPERA_MEL, opera_logmel, repeat_pad_front
 from adapters._opera_frontend import frontend_params as opera_frontend_params
 from adapters._registry import register_encoder
-from adapters._spec import EncoderSpec
+from adapters._spec import EncoderSpec, Windowing
 
 CHUNK_SAMPLES = int(8.18 * 16000)   # 130880 samples -> 1 + 130880 // 512 = 256 mel frames
 CHUNK_FRAMES = 1 + CHUNK_SAMPLES // OPERA_MEL["hop_length"]
+MIN_PIECE_FRAMES = 16               # extract_opera_feature skips inputs under 16 frames (patch-conv size guard)
 
 # upstream key infix -> this module's (decoder blocks only; see WindowDecoderBlock)
 _DECODER_RENAMES = ((".attn.", ".window_attn."), (".mlp.", ".ffn."))
@@ -132,29 +136,44 @@ class OperaGT(AudioEncoder):
 
     # -- chunking and spectrograms ---------------------------------------------------------------------------
     @staticmethod
-    def chunk(wav: Tensor) -> Tensor:
-        """[B, S] -> [B, K, 130880] chunks as upstream `split_pad_sample` makes them (see module docstring)."""
+    def chunk(wav: Tensor, length: int = CHUNK_SAMPLES) -> Tensor:
+        """[B, S] -> [B, K, length] windows as upstream `split_pad_sample` makes them (see module docstring)."""
         if wav.ndim != 2 or wav.shape[1] == 0:
             raise ValueError(f"opera-gt expects a [B, S] waveform with S >= 1, got shape {tuple(wav.shape)}")
         n = wav.shape[1]
-        if n <= CHUNK_SAMPLES:
-            return repeat_pad_front(wav, CHUNK_SAMPLES)[:, None]
-        hop = CHUNK_SAMPLES // 2
-        n_full = 1 + (n - CHUNK_SAMPLES) // hop
-        full = wav.unfold(1, CHUNK_SAMPLES, hop)[:, :n_full]
-        tail = repeat_pad_front(wav[:, n_full * hop:], CHUNK_SAMPLES)
+        if n <= length:
+            return repeat_pad_front(wav, length)[:, None]
+        hop = length // 2
+        n_full = 1 + (n - length) // hop
+        full = wav.unfold(1, length, hop)[:, :n_full]
+        # the tail is at least hop samples long, so padding it from its own end equals upstream's padding
+        # from the end of the whole clip
+        tail = repeat_pad_front(wav[:, n_full * hop:], length)
         return torch.cat([full, tail[:, None]], dim=1)
 
-    def chunk_spectrograms(self, wav: Tensor) -> Tensor:
-        """[B, S] -> [B, K, 256, 64] log-mel chunks in [0, 1]."""
-        chunks = self.chunk(wav)
+    def chunk_spectrograms(self, wav: Tensor, length: int = CHUNK_SAMPLES) -> Tensor:
+        """[B, S] -> [B, K, 1 + length // 512, 64] log-mel windows in [0, 1], each scaled on its own."""
+        chunks = self.chunk(wav, length)
         b, k, _ = chunks.shape
-        return opera_logmel(chunks.reshape(b * k, -1)).reshape(b, k, CHUNK_FRAMES, -1)
+        spec = opera_logmel(chunks.reshape(b * k, -1))
+        return spec.reshape(b, k, *spec.shape[1:])
+
+    @staticmethod
+    def spectrogram_pieces(wav: Tensor) -> list[Tensor]:
+        """[B, S] -> upstream's `from_spec` input: the clip's one log-mel [B, T, 64] (min-max over the whole clip)
+        cut into 256-frame pieces without overlap, pieces under 16 frames dropped (all kept when none is longer).
+        """
+        spec = opera_logmel(wav)
+        pieces = [spec[:, i:i + CHUNK_FRAMES] for i in range(0, spec.shape[1], CHUNK_FRAMES)]
+        kept = [p for p in pieces if p.shape[1] >= MIN_PIECE_FRAMES]
+        return kept or pieces
 
     # -- encoder ---------------------------------------------------------------------------------------------
     def encode_tokens(self, spec: Tensor) -> Tensor:
-        """[N, 256, 64] spectrograms -> [N, 1024, D] last-block patch tokens (before the final norm, no CLS)."""
-        x = self.patch_embed(spec) + self.pos_embed[:, 1:]
+        """[N, T, 64] spectrograms (T <= 256) -> [N, (T // 4) * 16, D] last-block patch tokens (before the final
+        norm, no CLS). Shorter inputs take the first positions of the 256-frame table, as upstream slices it."""
+        x = self.patch_embed(spec)
+        x = x + self.pos_embed[:, 1:x.shape[1] + 1]
         cls = (self.cls_token + self.pos_embed[:, :1]).expand(x.shape[0], -1, -1)
         x = torch.cat([cls, x], dim=1)
         for block in self.blocks:
@@ -162,21 +181,37 @@ class OperaGT(AudioEncoder):
         return x[:, 1:]
 
     def forward_feature(self, spec: Tensor) -> Tensor:
-        """Upstream `forward_feature`: [N, 256, 64] -> [N, D] = norm(mean of patch tokens)."""
+        """Upstream `forward_feature`: [N, T, 64] -> [N, D] = norm(mean of patch tokens)."""
         return self.norm(self.encode_tokens(spec).mean(dim=1))
 
-    def _per_chunk(self, wav: Tensor, fn) -> Tensor:
-        """Run `fn` on the [N, 256, 64] chunk spectrograms of `wav`, at most `chunks_per_pass` at a time."""
-        spec = self.chunk_spectrograms(wav.to(self.device))
-        b, k = spec.shape[:2]
-        flat = spec.reshape(b * k, *spec.shape[2:])
+    def _batched(self, flat: Tensor, fn) -> Tensor:
+        """`fn` over [N, ...] at most `chunks_per_pass` rows at a time."""
         step = max(1, int(self.config["chunks_per_pass"]))
-        out = torch.cat([fn(flat[i:i + step]) for i in range(0, b * k, step)])
+        return torch.cat([fn(flat[i:i + step]) for i in range(0, flat.shape[0], step)])
+
+    def _per_chunk(self, wav: Tensor, fn, length: int = CHUNK_SAMPLES) -> Tensor:
+        """Run `fn` on the [N, T, 64] window spectrograms of `wav` -> [B, K, ...]."""
+        spec = self.chunk_spectrograms(wav.to(self.device), length)
+        b, k = spec.shape[:2]
+        out = self._batched(spec.reshape(b * k, *spec.shape[2:]), fn)
         return out.reshape(b, k, *out.shape[1:])
 
     def embed(self, wav: Tensor) -> Tensor:
-        """[B, S] float32 in [-1, 1], 16 kHz -> [B, 384]: mean over chunks of `forward_feature`."""
+        """[B, S] float32 in [-1, 1], 16 kHz -> [B, 384]: mean over 8.18 s windows of `forward_feature`."""
         return self._per_chunk(wav, self.forward_feature).mean(dim=1)
+
+    def embed_windowed(self, wav: Tensor, windowing: Windowing | None) -> Tensor:
+        """`embed` with a task's windowing (module docstring): waveform windows of any length, or upstream's
+        spectrogram pieces (`from_spec`). [B, S] -> [B, 384]."""
+        if windowing is None:
+            return self.embed(wav)
+        if windowing.domain == "waveform":
+            length = windowing.samples(OPERA_MEL["sample_rate"])
+            if 1 + length // OPERA_MEL["hop_length"] > CHUNK_FRAMES:
+                raise ValueError(f"opera-gt windows are at most 8.18 s (256 frames); got {windowing.seconds} s")
+            return self._per_chunk(wav, self.forward_feature, length).mean(dim=1)
+        pieces = self.spectrogram_pieces(wav.to(self.device))
+        return torch.stack([self._batched(p, self.forward_feature) for p in pieces], dim=1).mean(dim=1)
 
     def frames(self, wav: Tensor) -> Tensor:
         """[B, S] -> [B, 64 * K, 384]: per chunk, LayerNorm of the time-step means of the patch tokens."""

@@ -52,6 +52,8 @@ class TaskSpec:
         split: "official" (read from the data), "group-stratified" (seeded, group-disjoint) or "loso".
         group_by: metadata key that groups recordings of one subject.
         input_seconds: per encoder family, OPERA's pad-to length in seconds ({"default": 8.0, ...}).
+        windowing: per encoder family, how a windowed encoder cuts clips for this task
+            ({"opera-gt": Windowing(seconds=5.0)}); families not named use the encoder's default.
         probe: probe hyperparameters.
         version: bumped whenever items, labels or splits change; part of every cache key and result.
         seeds: number of probe seeds (OPERA: 5 for classification, 1 for regression).
@@ -69,6 +71,7 @@ class TaskSpec:
     split: str = "official"
     group_by: str = "subject"
     input_seconds: dict = field(default_factory=lambda: {"default": 8.0})
+    windowing: dict = field(default_factory=dict)
     probe: ProbeConfig = ProbeConfig()
     version: int = 1
     seeds: int = 5

@@ -1,7 +1,10 @@
 """Embedding extraction with a content-addressed cache.
 
-One `.npy` per (encoder identity, preprocessing, audio content): the key is
-sha256(encoder.identity() + Preprocess.params() + sha256 of the audio file's bytes). Every file is written under a
+One `.npy` per (encoder identity, preprocessing, pipeline code, audio content): the key is
+sha256(encoder.identity() + Preprocess.params() + pipeline_version(encoder)) as the folder, and the sha256 of the
+audio file's bytes as the name. `pipeline_version` hashes the source of every first-party module between the
+audio file and the embedding (adapters._code_version), so a fix to a padding rule or a front end that keeps all
+parameters the same still invalidates old entries. Every file is written under a
 temporary name and renamed, so a killed run leaves only whole entries and the next run resumes with the items
 that are missing. Items whose audio cannot be read are collected with their reason, never dropped silently.
 """
@@ -17,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from adapters._audio import load_audio
+from adapters._code_version import code_version
 from adapters._errors import AudioReadError
 from adapters._inference import embed_clips
 from adapters._io import atomic_path, write_json
@@ -53,9 +57,15 @@ def file_sha256(path: str | Path, chunk: int = 1 << 20) -> str:
     return h.hexdigest()
 
 
+def pipeline_version(encoder) -> str:
+    """16-hex version of the code from audio file to cached embedding for `encoder` (recorded in results)."""
+    return code_version(type(encoder).__module__, "adapters._inference", "benchmark_tasks.preprocess", __name__)
+
+
 def cache_namespace(encoder, prep: Preprocess) -> str:
     """16-hex digest of what, besides the audio bytes, determines an embedding."""
-    blob = json.dumps({"encoder": encoder.identity(), "prep": prep.params()}, sort_keys=True, default=str)
+    blob = json.dumps({"encoder": encoder.identity(), "prep": prep.params(), "code": pipeline_version(encoder)},
+                      sort_keys=True, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
@@ -116,7 +126,7 @@ def extract_embeddings(encoder, items: list, cache_dir: str | Path, prep: Prepro
                 errors.append({"path": exc.path, "reason": exc.reason})
                 keys[i] = None
         if clips:
-            emb = embed_clips(encoder, clips, batch_size=batch_size)
+            emb = embed_clips(encoder, clips, batch_size=batch_size, windowing=prep.windowing)
             if not np.isfinite(emb).all():
                 bad = [items[i].path for i, row in zip(batch_idx, emb) if not np.isfinite(row).all()]
                 raise FloatingPointError(f"{encoder.spec.name} produced NaN/inf embeddings for {bad}")

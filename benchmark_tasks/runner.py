@@ -10,7 +10,7 @@ import numpy as np
 
 from benchmark_tasks._registry import DataContext, load_items
 from benchmark_tasks._spec import TaskSpec, split_fingerprint
-from benchmark_tasks.embeddings import ExtractionFailed, extract_embeddings, write_error_report
+from benchmark_tasks.embeddings import ExtractionFailed, extract_embeddings, pipeline_version, write_error_report
 from benchmark_tasks.preprocess import preprocess_for
 
 
@@ -125,6 +125,7 @@ def evaluate_task(encoder, encoder_label: str, task: TaskSpec, ctx: DataContext,
     protocol = {"probe": cfg.probe, "seeds": cfg.seeds or task.seeds, **task.probe.__dict__,
                 "preprocess": prep.params()}
     rec = new_record(encoder, encoder_label, task, protocol, split_fingerprint(ok), n_items)
+    rec["pipeline_version"] = pipeline_version(encoder)
     if cfg.probe == "zero-shot":
         fn = _zero_shot
     else:

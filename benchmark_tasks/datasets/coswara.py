@@ -35,6 +35,7 @@ import csv
 import json
 from pathlib import Path
 
+from adapters._spec import Windowing
 from benchmark_tasks._registry import DataContext, register_dataset
 from benchmark_tasks._spec import Item, ProbeConfig, TaskSpec
 from benchmark_tasks.datasets._common import DatasetError, dataset_dir, opera_file, require_file
@@ -49,6 +50,8 @@ LABEL_RULES = {"sex": ("g", {"male": 0, "female": 1}),
 # coswara_processing.py: spectrograms padded to 8 s (--min_len_htsat 8; OPERA-GT cuts those into 256-frame
 # chunks) and to 2 s for OPERA-CE (--min_len_cnn 2, the *_spec_pad2_* files).
 SECONDS = {"default": 8.0, "opera-ct": 8.0, "opera-ce": 2.0, "opera-gt": 8.0}
+# coswara_processing.py embeds precomputed spectrograms of 8 s-padded clips (OPERA-GT: from_spec)
+WINDOWING = {"opera-gt": Windowing("spectrogram")}
 NOTES = ("HeAR's split ({hear}); OPERA holds out a stratified 20% of train (random_state 1337) as validation. "
          "Not subject-disjoint: Coswara gives a returning user a new id. OPERA's published linear_eval.py never "
          "passes --mapgoogle (lines 908/910 at 3622310), so its T8/T9 numbers may come from a random 80/20 split "
@@ -59,6 +62,7 @@ def _task(task_id: str, label: str, labels: tuple, hear: str, counts: tuple) -> 
     return TaskSpec(
         id=task_id, name=f"coswara-{label}", dataset="coswara", modality="cough", kind="binary", metric="auroc",
         labels=labels, split="official", group_by="id", input_seconds=dict(SECONDS),
+        windowing=dict(WINDOWING),
         probe=ProbeConfig(lr=1e-4, l2=1e-5, epochs=64, batch_size=32), version=1, seeds=5,
         notes=NOTES.format(hear=hear),
         options={"suite": "opera", "label": label, "recording": MODALITY,

@@ -42,6 +42,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from adapters._spec import Windowing
 from benchmark_tasks._registry import DataContext, register_dataset
 from benchmark_tasks._spec import Item, ProbeConfig, TaskSpec
 from benchmark_tasks.datasets._common import DatasetError, dataset_dir
@@ -58,13 +59,16 @@ PROBE = ProbeConfig(lr=1e-4, l2=1e-1, epochs=64, batch_size=64, patience=5, min_
                     val_fraction=0.11)
 # OPERA-CT 20 s (zero-padded upstream), OPERA-CE 1 s, OPERA-GT 5 s chunks (mmlung_processing.py).
 SECONDS = {"default": 8.0, "opera-ct": 20.0, "opera-ce": 1.0, "opera-gt": 5.0}
+# mmlung_processing.py: OPERA-GT input_sec = 5 ("Segment duration"): 5 s windows at a 2.5 s hop
+WINDOWING = {"opera-gt": Windowing("waveform", 5.0)}
 
 
 def _task(number: int, modality: str, slug: str, column: str, what: str) -> TaskSpec:
     audio_column, spoken = MODALITIES[modality]
     return TaskSpec(
         id=f"T{number}", name=f"mmlung-{modality}-{slug}", dataset="mmlung", modality=modality, kind="regression",
-        metric="mae", split="loso", group_by="subject", input_seconds=dict(SECONDS), probe=PROBE, version=1,
+        metric="mae", split="loso", group_by="subject", input_seconds=dict(SECONDS),
+        windowing=dict(WINDOWING), probe=PROBE, version=1,
         seeds=1,
         notes=(f"{what} from a {spoken}; leave-one-subject-out over 40 subjects (one recording each), MAE "
                "(MAPE beside it). Probe lr 1e-4: OPERA's advertised lr 1e-1 never reached its probe. OPERA-CT "

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from adapters._spec import Windowing
 from benchmark_tasks._registry import DataContext, register_dataset
 from benchmark_tasks._spec import Item, ProbeConfig, TaskSpec
 from benchmark_tasks.datasets._common import DatasetError, dataset_dir
@@ -43,6 +44,8 @@ TASKS = (
         id="T19", name="nosemic-respiratory-rate", dataset="nosemic", modality="breath", kind="regression",
         metric="mae", split="loso", group_by="subject",
         input_seconds={"default": 8.0, "opera-ct": 30.0, "opera-ce": 1.0, "opera-gt": 8.0},
+        # nosemic_processing.py: OPERA-GT input_sec = 8 (not 8.18): 8 s windows at a 4 s hop
+        windowing={"opera-gt": Windowing("waveform", 8.0)},
         probe=ProbeConfig(lr=1e-4, l2=1e-1, epochs=64, batch_size=64, val_fraction=0.2), version=1, seeds=1,
         notes=("Respiratory rate (breaths/min), leave-one-subject-out over OPERA's 16 test subjects, MAE (MAPE "
                "beside it). OPERA-GT used 8 s chunks upstream."),

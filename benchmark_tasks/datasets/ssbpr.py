@@ -27,6 +27,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from adapters._spec import Windowing
 from benchmark_tasks._registry import DataContext, register_dataset
 from benchmark_tasks._spec import Item, ProbeConfig, TaskSpec
 from benchmark_tasks.datasets._common import DatasetError, dataset_dir
@@ -44,6 +45,8 @@ TASKS = (
         metric="auroc", labels=POSITIONS[:DROPPED], split="official", group_by="subject",
         # ssbpr_processing.py: every OPERA encoder gets the 2 s repeat-padded spectrogram (process_spectrogram).
         input_seconds={"default": 2.0, "opera-ct": 2.0, "opera-ce": 2.0, "opera-gt": 2.0},
+        # ssbpr_processing.py: one spectrogram per clip padded to 2 s, for every model (OPERA-GT: from_spec)
+        windowing={"opera-gt": Windowing("spectrogram")},
         probe=ProbeConfig(lr=1e-4, l2=1e-5, epochs=32, batch_size=64, select_every=3), version=1, seeds=5,
         notes=("Split per snore (stratified 60/20/20, seed 42), not per sleeper: the same subject is in train "
                "and test, as upstream. OPERA's file order was never published, so the files in each split may "

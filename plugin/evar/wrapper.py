@@ -4,6 +4,12 @@ EVAR (github nttcslab/eval-audio-repr, evar/ar_base.py) builds a model with `eva
 calls `precompute(device, train_loader)`, then `forward(batch_audio)` on batches of [B, unit_samples] float
 waveforms at cfg.sample_rate (zero-padded or cropped to the task's unit_sec by EVAR's dataset), and reads
 `cfg.feature_d` for its fine-tuning head. `encode_frames` is EVAR's per-frame template ([B, D, T]).
+
+OPERA-family encoders (opera-ct, opera-ce, opera-gt) get OPERA's task preprocessing in `forward` by default
+(benchmark_tasks.preprocess.host_preprocess: 60 dB silence trim, which also removes the zeros EVAR pads clips
+with, then OPERA's front repeat padding, and an acula-zoo task's OPERA-GT windowing when `opera_task` names one),
+so a clip scores the same embedding here as in `evaluate.py`. `opera_preprocess: False` turns it off (EVAR's own
+protocol: the clip as EVAR cut it, through the encoder's length policy only).
 """
 
 from __future__ import annotations
@@ -11,6 +17,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 
+import numpy as np
 import torch
 from torch import Tensor, nn
 
@@ -106,6 +113,10 @@ class AR_AculaZoo(_Base):  # noqa: N801 - EVAR's naming convention for audio rep
             here to the encoder's rate with torchaudio's windowed sinc, as adapters.resample does.
         feature_d: D of `forward`; checked against the encoder, filled in when empty. finetune.py sizes its
             head from the yaml's value, so set it for fine-tuning.
+        opera_preprocess: OPERA's task preprocessing for OPERA-family encoders (default True; False = EVAR's own
+            protocol). Ignored for other encoders.
+        opera_task: acula-zoo task id whose OPERA preprocessing to use ("T5": 2 s padding for CT/CE); empty =
+            OPERA's defaults (8 s for CT/CE, 8.18 s windows for GT).
     Shapes: encode_frames [B, S] -> [B, D_frame, T]; forward [B, S] -> [B, D] (the encoder's clip embedding,
     `AudioEncoder.embed`, the one evaluate.py scores). Input float32 in [-1, 1] at cfg.sample_rate.
     EVAR's spectrogram augmentations (set_augment_tf_feature_fn) do not apply: the encoders take waveforms.
@@ -124,6 +135,11 @@ class AR_AculaZoo(_Base):  # noqa: N801 - EVAR's naming convention for audio rep
             c.get("encoder") or None, weights=c.get("weights") or None, config=c.get("config") or None,
             aligned=c.get("aligned") or None, trust_checkpoint=bool(c.get("trust_checkpoint", False)))
         self.input_rate, rate = int(c["sample_rate"]), self.encoder.spec.sample_rate
+        self.prep = None
+        if c.get("opera_preprocess") not in (False, "false", "False", "0", 0):
+            from benchmark_tasks.preprocess import host_preprocess
+
+            self.prep = host_preprocess(self.encoder.spec.name, c.get("opera_task") or None)
         g = math.gcd(self.input_rate, rate)
         self.resampler = AT.Resample(self.input_rate // g, rate // g) if self.input_rate != rate else None
         dim = self._output_dim()
@@ -152,5 +168,23 @@ class AR_AculaZoo(_Base):  # noqa: N801 - EVAR's naming convention for audio rep
         return self.encoder.frames(self.to_encoder_input(batch_audio)).transpose(1, 2)
 
     def forward(self, batch_audio: Tensor) -> Tensor:
-        """[B, S] -> [B, D] clip embeddings."""
-        return self.encoder.embed(self.to_encoder_input(batch_audio))
+        """[B, S] -> [B, D] clip embeddings (OPERA's preprocessing first, for OPERA families; see module doc)."""
+        wav = self.to_encoder_input(batch_audio)
+        if self.prep is None:
+            return self.encoder.embed(wav)
+        return self._embed_preprocessed(wav)
+
+    def _embed_preprocessed(self, wav: Tensor) -> Tensor:
+        """Each clip through self.prep (lengths then differ), embedded in groups of equal length. [B, S] -> [B, D].
+
+        The preprocessing runs on the data only; gradients still reach the encoder's weights when fine-tuning."""
+        sr = self.encoder.spec.sample_rate
+        clips = [self.prep.apply(x, sr) for x in wav.detach().cpu().numpy()]
+        rows: list[Tensor | None] = [None] * len(clips)
+        for n in sorted({len(c) for c in clips}):
+            idx = [i for i, c in enumerate(clips) if len(c) == n]
+            batch = torch.from_numpy(np.stack([clips[i] for i in idx])).to(wav.device)
+            out = self.encoder.embed_windowed(batch, self.prep.windowing)
+            for row, i in enumerate(idx):
+                rows[i] = out[row]
+        return torch.stack(rows)

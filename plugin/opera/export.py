@@ -19,7 +19,7 @@ import numpy as np
 from adapters._io import atomic_path, write_json
 from benchmark_tasks._registry import DataContext, default_cache_dir, get_task, load_items
 from benchmark_tasks._spec import TaskSpec, split_fingerprint
-from benchmark_tasks.embeddings import extract_embeddings, file_sha256
+from benchmark_tasks.embeddings import extract_embeddings, file_sha256, pipeline_version
 from benchmark_tasks.preprocess import Preprocess, preprocess_for
 from plugin.opera.layouts import OPERA_LAYOUTS, OPERA_RESERVED, OperaLayout, entry_key, item_keys, split_ok
 
@@ -213,6 +213,7 @@ def export_opera_features(encoder, task_or_items, opera_feature_dir: str | Path,
         "pretrain": feature_name, "dim": dim, "rows": len(rows), "dtype": "float32", "feature_file": path.name,
         "feature_sha256": file_sha256(path), "encoder": encoder.identity(), "encoder_hash": encoder.identity_hash(),
         "weights_path": encoder.weights_path, "preprocess": prep.params(),
+        "pipeline_version": pipeline_version(encoder),
         "order": {"file": str(order.relative_to(feature_dir.parent)) if order else None,
                   "sha256": file_sha256(order) if order else None,
                   "rule": "OPERA's file list" if order else "the reader's order (OPERA lists no files)"},

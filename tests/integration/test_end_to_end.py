@@ -8,7 +8,7 @@ import evaluate
 
 REQUIRED = {"schema", "encoder", "encoder_label", "identity_hash", "weights_sha256", "adapter_sha256", "task",
             "task_version", "metric", "protocol", "split_fingerprint", "n_items", "scores", "mean", "std", "ci95",
-            "versions", "git_revision", "date", "timings"}
+            "versions", "git_revision", "date", "timings", "pipeline_version"}
 
 
 @pytest.fixture(scope="module")

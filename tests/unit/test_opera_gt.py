@@ -208,3 +208,56 @@ def test_official_size_matches_upstream_parameter_counts():
     assert encoder + model.pos_embed.numel() == 21_694_848
     assert decoder + model.decoder_pos_embed.numel() == 13_119_248
     assert len(model.state_dict()) == 430
+
+
+# -- per-task windowing (adapters._spec.Windowing; the fixtures of test_opera_golden_frontend.py pin the windows)
+def test_default_windowing_is_embed(tiny):
+    from adapters._spec import Windowing
+
+    x = clip(9.0)[None]
+    with torch.no_grad():
+        assert torch.equal(tiny.embed_windowed(x, None), tiny.embed(x))
+        assert torch.equal(tiny.embed_windowed(x, Windowing("waveform", 8.18)), tiny.embed(x))
+
+
+def test_shorter_windows_are_mean_of_their_features(tiny):
+    from adapters._spec import Windowing
+
+    x = clip(9.0)[None]
+    with torch.no_grad():
+        spec = tiny.chunk_spectrograms(x, 80000)            # 5 s windows: 157 frames each
+        assert spec.shape == (1, 3, 157, 64)
+        want = tiny.forward_feature(spec[0]).mean(dim=0)
+        got = tiny.embed_windowed(x, Windowing("waveform", 5.0))[0]
+    torch.testing.assert_close(got, want, rtol=1e-6, atol=1e-6)
+
+
+def test_spectrogram_pieces_drop_short_remainders(tiny):
+    from adapters._spec import Windowing
+
+    x = clip(8.5)[None]                                     # 266 frames: a 256-frame piece and 10 dropped
+    pieces = tiny.spectrogram_pieces(x)
+    assert [p.shape[1] for p in pieces] == [256]
+    whole = opera_logmel(x)
+    assert torch.equal(pieces[0], whole[:, :256])           # one min-max over the whole clip, then cut
+    longer = tiny.spectrogram_pieces(clip(9.0)[None])       # 282 frames: 256 + 26
+    assert [p.shape[1] for p in longer] == [256, 26]
+    with torch.no_grad():
+        got = tiny.embed_windowed(clip(9.0)[None], Windowing("spectrogram"))[0]
+        want = torch.stack([tiny.forward_feature(p)[0] for p in longer]).mean(dim=0)
+    torch.testing.assert_close(got, want, rtol=1e-6, atol=1e-6)
+
+
+def test_windows_longer_than_the_position_table_are_refused(tiny):
+    from adapters._spec import Windowing
+
+    with pytest.raises(ValueError, match="8.18 s"):
+        tiny.embed_windowed(clip(1.0)[None], Windowing("waveform", 10.0))
+
+
+def test_other_encoders_refuse_a_windowing():
+    from adapters._spec import Windowing
+
+    enc = build_encoder("opera-ct", config="tiny")
+    with pytest.raises(ValueError, match="no windowing"):
+        enc.embed_windowed(clip(1.0)[None], Windowing("spectrogram"))

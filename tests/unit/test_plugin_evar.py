@@ -117,3 +117,42 @@ def test_aligned_directory_gives_the_aligned_encoders_embeddings(tmp_path):
     assert ar.encoder.adapter_sha256 and not torch.allclose(got, base, atol=1e-3)
     with pytest.raises(ValueError, match="tiny"):
         AR_AculaZoo({"encoder": "opera-gt", "config": "official", "aligned": str(tmp_path), "sample_rate": 16000})
+
+
+def _evar_padded_breath(sr: int = 16000) -> np.ndarray:
+    """A 0.75 s breath-like burst zero-padded to 2 s at the end, as EVAR's dataset pads to unit_sec."""
+    n = int(0.75 * sr)
+    t = np.arange(n) / sr
+    core = 0.3 * np.sin(np.pi * t / 0.75) ** 2 * np.sin(2 * np.pi * 430 * t)
+    out = np.zeros(2 * sr, np.float32)
+    out[:n] = core
+    return out
+
+
+def test_opera_families_get_operas_task_preprocessing():
+    from adapters._inference import embed_clips
+    from benchmark_tasks.preprocess import host_preprocess
+
+    wav = _evar_padded_breath()
+    ar = AR_AculaZoo({"encoder": "opera-gt", "config": "tiny", "sample_rate": 16000}).eval()
+    prep = host_preprocess("opera-gt")
+    want = embed_clips(ar.encoder, [prep.apply(wav, 16000)], windowing=prep.windowing)[0]
+    with torch.no_grad():
+        got = ar(torch.from_numpy(wav)[None])[0].numpy()
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)       # the number evaluate.py computes
+
+    off = AR_AculaZoo({"encoder": "opera-gt", "config": "tiny", "sample_rate": 16000,
+                       "opera_preprocess": False}).eval()
+    with torch.no_grad():
+        plain = off(torch.from_numpy(wav)[None])[0].numpy()
+        direct = off.encoder.embed(fit_batch(torch.from_numpy(wav)[None], off.encoder.spec))[0].numpy()
+    np.testing.assert_allclose(plain, direct, rtol=1e-6, atol=1e-7)   # EVAR's own protocol
+    assert np.abs(plain - got).max() > 1e-3                          # the preprocessing does change the number
+
+
+def test_opera_task_selects_that_tasks_preprocessing_and_other_encoders_are_untouched():
+    from adapters._spec import Windowing
+
+    ar = AR_AculaZoo({"encoder": "opera-gt", "config": "tiny", "sample_rate": 16000, "opera_task": "T13"})
+    assert ar.prep.pad_seconds == 5.0 and ar.prep.windowing == Windowing("waveform", 5.0)
+    assert AR_AculaZoo({"encoder": "logmel-stats", "sample_rate": 16000}).prep is None

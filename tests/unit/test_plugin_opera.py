@@ -14,6 +14,7 @@ import torch
 from adapters import build_encoder, load_audio
 from adapters._inference import embed_clips
 from benchmark_tasks import Item, get_task
+from benchmark_tasks.embeddings import pipeline_version
 from benchmark_tasks.preprocess import preprocess_for
 from plugin.opera import OperaExportError, export_opera_features, opera_command, opera_feature_name
 from plugin.opera.__main__ import main
@@ -61,7 +62,7 @@ def _coughvid(tmp_path):
 def _expected_rows(encoder, task, data_root, numbers):
     prep = preprocess_for(task, encoder.spec.name)
     paths = [data_root / "coughvid" / "wav" / f"{_uuid(n)[:-1] if n == 2 else _uuid(n)}.wav" for n in numbers]
-    return embed_clips(encoder, [prep.apply(load_audio(p, SR), SR) for p in paths])
+    return embed_clips(encoder, [prep.apply(load_audio(p, SR), SR) for p in paths], windowing=prep.windowing)
 
 
 def test_t5_rows_follow_operas_file_list_under_operas_feature_name(tmp_path):
@@ -78,8 +79,20 @@ def test_t5_rows_follow_operas_file_list_under_operas_feature_name(tmp_path):
     assert side["encoder"]["encoder"] == "logmel-stats" and side["encoder_hash"] == enc.identity_hash()
     assert (side["rows"], side["dim"], side["pretrain"], side["task"]) == (5, 128, "az_test", "T5")
     assert side["order"]["file"] == "feature/coughvid_eval/sound_dir_loc_covid.npy"
+    assert side["pipeline_version"] == pipeline_version(enc)
     assert res.command.endswith("linear_eval.py --task coughvidcovid --pretrain az_test --dim 128")
     assert sorted(p.name for p in res.feature_path.parent.iterdir() if p.name.startswith(".")) == []  # no temp
+
+
+def test_opera_family_rows_take_the_tasks_opera_preprocessing(tmp_path):
+    """An OPERA encoder's exported row is the number evaluate.py scores: OPERA's trim + padding for T5."""
+    data_root, opera = _coughvid(tmp_path)
+    enc = build_encoder("opera-ct", config="tiny")
+    res = export_opera_features(enc, "T5", opera / "feature", "az_ct", data_root=data_root,
+                                cache_dir=tmp_path / "cache", progress=False)
+    assert json.loads(res.sidecar_path.read_text())["preprocess"]["pad_seconds"] == 2.0
+    np.testing.assert_allclose(np.load(res.feature_path),
+                               _expected_rows(enc, get_task("T5"), data_root, OPERA_ORDER), atol=1e-5)
 
 
 def test_labels_that_disagree_with_operas_array_are_an_error_naming_it(tmp_path):
