@@ -39,6 +39,9 @@ CASES = (
     ("ct_breath_8s", "operaCT", "breath_in_silence", 8, False, False),
     ("ct_long_8s", "operaCT", "breathing_8p5s", 8, False, False),
     ("ct_short_zero_20s", "operaCT", "short_breath", 20, True, False),
+    ("ct_40s_crops", "operaCT", "breathing_40s", 8, False, False),     # 1251 frames: 1024-frame crops averaged
+    ("ce_40s", "operaCE", "breathing_40s", 8, False, False),
+    ("gt_40s", "operaGT", "breathing_40s", 8.18, False, False),
     ("ce_breath_2s", "operaCE", "breath_in_silence", 2, False, False),
     ("ce_short_2s", "operaCE", "short_breath", 2, False, False),
     ("ce_cough_8s", "operaCE", "cough_in_silence", 8, False, False),
