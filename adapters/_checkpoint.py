@@ -4,12 +4,41 @@ from __future__ import annotations
 
 import hashlib
 import pickle
+import re
 from collections.abc import Mapping
 from pathlib import Path
 
 from adapters._errors import CheckpointError
 
 WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".ckpt")
+
+# torch names the first class its weights-only unpickler refused as "Unsupported global: GLOBAL argparse.Namespace".
+_UNSUPPORTED_GLOBAL = re.compile(r"Unsupported global: GLOBAL ([A-Za-z_][\w.]*\w)")
+_ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b[@-_]")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def _plain(text: str, limit: int = 200) -> str:
+    """Text copied from a library error, safe to print: no ANSI sequences or control characters, one line."""
+    text = _CONTROL.sub(" ", _ANSI.sub("", text))
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[:limit - 3].rstrip() + "..."
+
+
+def _refusal(path: Path, exc: BaseException) -> str:
+    """One-line message for a checkpoint that weights-only loading refused, naming the classes when torch does."""
+    names = list(dict.fromkeys(_UNSUPPORTED_GLOBAL.findall(_ANSI.sub("", str(exc)))))
+    if names:
+        what = f"{'a pickled Python object' if len(names) == 1 else 'pickled Python objects'} ({', '.join(names)})"
+        detail = ""
+    else:
+        what = "pickled Python objects"
+        first = next((line for line in (_plain(x) for x in str(exc).splitlines()) if line), "")
+        detail = f" ({first})" if first else ""
+    shown = _CONTROL.sub("?", _ANSI.sub("", str(path)))
+    return (f"{shown}: the checkpoint holds {what} besides tensors; loading it can run code. If you trust the file, "
+            f"pass --trust-checkpoint (trust_checkpoint=True), or rewrite it once as safetensors with "
+            f"`python -m adapters convert {shown} OUT.safetensors --trust-checkpoint`.{detail}")
 
 
 def sha256_path(path: str | Path, chunk: int = 1 << 20) -> str:
@@ -44,11 +73,7 @@ def torch_load(path: str | Path, trust: bool = False) -> object:
     try:
         return torch.load(str(path), map_location="cpu", weights_only=not trust)
     except pickle.UnpicklingError as exc:
-        raise CheckpointError(
-            f"{path}: the checkpoint holds pickled Python objects besides tensors, and loading those can run "
-            f"arbitrary code. If you trust the file, pass --trust-checkpoint (trust_checkpoint=True), or rewrite it "
-            f"once as safetensors with `python -m adapters convert {path} OUT.safetensors --trust-checkpoint`. "
-            f"({str(exc).splitlines()[0]})") from exc
+        raise CheckpointError(_refusal(path, exc)) from exc
     except Exception as exc:
         raise CheckpointError(f"{path}: cannot read as a PyTorch checkpoint ({exc})") from exc
 

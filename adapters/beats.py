@@ -21,6 +21,9 @@ repeat-pads shorter clips to that length.
 
 Weights: the `.pt` files linked from the upstream README (BEATs_iter3+ AS2M etc.) hold
 `{"cfg": {...}, "model": state_dict}`; the cfg is the architecture and overrides the chosen config.
+Some re-saved or fine-tuned `.pt` files store the cfg as an object (an `argparse.Namespace`, upstream's
+`BEATsConfig`): its attributes are read as the cfg. Such files pickle a Python class, so they load only with
+trust (`--trust-checkpoint`); without it the refusal names the class.
 A `.safetensors` file is read too: same key names, the cfg as JSON under the metadata key "cfg", e.g.
 `adapters._checkpoint.save_safetensors(state, path, metadata={"cfg": json.dumps(cfg)})`.
 AudioSet fine-tuned checkpoints also hold a 527-class head (`predictor.weight`, `predictor.bias`): the
@@ -89,6 +92,20 @@ def beats_fbank(wav: Tensor) -> Tensor:
                          sample_frequency=SAMPLE_RATE, frame_length=FRAME_LENGTH_MS,
                          frame_shift=FRAME_SHIFT_MS) for clip in wav]
     return (torch.stack(feats) - FBANK_MEAN) / (2 * FBANK_STD)
+
+
+def _cfg_fields(cfg: object) -> dict | None:
+    """A checkpoint's cfg as a dict: a dict as is, or the public attributes of an object that has any
+    BEATsConfig field among them (argparse.Namespace, upstream BEATsConfig); None for anything else."""
+    if isinstance(cfg, dict):
+        return cfg
+    if cfg is None or isinstance(cfg, (type, Tensor, nn.Module)):
+        return None
+    try:
+        fields = {k: v for k, v in vars(cfg).items() if isinstance(k, str) and not k.startswith("_")}
+    except TypeError:  # no __dict__
+        return None
+    return fields if set(fields) & set(OFFICIAL) else None
 
 
 def _check_config(cfg: dict) -> None:
@@ -196,12 +213,15 @@ class BEATs(AudioEncoder):
             except json.JSONDecodeError as exc:
                 raise CheckpointError(f"{path}: metadata 'cfg' is not valid JSON ({exc})") from exc
         else:
-            if not (isinstance(raw, dict) and isinstance(raw.get("cfg"), dict)
-                    and isinstance(raw.get("model"), dict)):
+            cfg = _cfg_fields(raw.get("cfg")) if isinstance(raw, dict) else None
+            if cfg is None or not isinstance(raw.get("model"), dict):
                 found = sorted(raw) if isinstance(raw, dict) else type(raw).__name__
+                if isinstance(raw, dict) and "cfg" in raw and cfg is None:
+                    found = f"{found} with cfg of type {type(raw['cfg']).__name__} and no BEATsConfig fields"
                 raise CheckpointError(f"{path}: not a BEATs checkpoint; expected the published format "
-                                      f"{{'cfg': dict, 'model': state_dict}}, found {found}")
-            cfg, state = raw["cfg"], raw["model"]
+                                      f"{{'cfg': dict, 'model': state_dict}} (cfg may also be an object whose "
+                                      f"attributes are BEATsConfig fields, e.g. argparse.Namespace), found {found}")
+            state = raw["model"]
         extra = sorted(set(cfg) - set(OFFICIAL))
         if extra:
             warnings.warn(f"{path}: cfg fields {extra} are not BEATsConfig fields; ignored", stacklevel=2)

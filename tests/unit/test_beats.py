@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import warnings
 
@@ -111,6 +112,29 @@ def test_file_that_is_not_a_beats_checkpoint_is_refused(tiny, tmp_path):
     torch.save(tiny.state_dict(), path)
     with pytest.raises(CheckpointError, match="'cfg': dict, 'model': state_dict"):
         build_encoder("beats", weights=path, config="tiny")
+
+
+def test_namespace_cfg_loads_with_trust_and_is_refused_without(tiny, tmp_path):
+    """Re-saved / fine-tuned checkpoints may pickle the cfg as an argparse.Namespace instead of a dict."""
+    dict_path, ns_path = tmp_path / "dict_cfg.pt", tmp_path / "namespace_cfg.pt"
+    _save_pt(tiny, dict_path)
+    torch.save({"cfg": argparse.Namespace(**tiny.config), "model": tiny.state_dict()}, ns_path)
+    assert BEATs.read_checkpoint(ns_path, trust=True)[1] == BEATs.read_checkpoint(dict_path)[1]
+    from_dict = build_encoder("beats", weights=dict_path, config="official")
+    from_ns = build_encoder("beats", weights=ns_path, config="official", trust_checkpoint=True)
+    wav = _wav(2, 1.0)
+    with torch.inference_mode():
+        assert torch.equal(from_ns.embed(wav), from_dict.embed(wav))
+    with pytest.raises(CheckpointError, match=r"\(argparse\.Namespace\).*--trust-checkpoint") as info:
+        build_encoder("beats", weights=ns_path, config="tiny")
+    assert "\x1b" not in str(info.value) and "\n" not in str(info.value)
+
+
+def test_cfg_object_without_beats_fields_is_refused(tiny, tmp_path):
+    path = tmp_path / "odd_cfg.pt"
+    torch.save({"cfg": argparse.Namespace(lr=0.1), "model": tiny.state_dict()}, path)
+    with pytest.raises(CheckpointError, match="not a BEATs checkpoint.*Namespace and no BEATsConfig fields"):
+        build_encoder("beats", weights=path, config="tiny", trust_checkpoint=True)
 
 
 def test_safetensors_with_cfg_metadata_loads(tiny, tmp_path):

@@ -1,5 +1,6 @@
 """Checkpoint safety and strict key checks shared by every encoder family."""
 
+import argparse
 import pickle
 
 import pytest
@@ -46,6 +47,32 @@ def test_pickled_objects_are_refused_unless_trusted(tmp_path):
     with pytest.raises(CheckpointError, match="--trust-checkpoint"):
         torch_load(path)
     assert "state_dict" in torch_load(path, trust=True)
+
+
+def test_refusal_names_the_pickled_class_on_one_plain_line(tmp_path):
+    path = tmp_path / "namespace.pt"
+    torch.save({"args": argparse.Namespace(lr=0.1), "w": torch.zeros(2)}, path)
+    with pytest.raises(CheckpointError) as info:
+        torch_load(path)
+    msg = str(info.value)
+    assert "(argparse.Namespace)" in msg and "--trust-checkpoint" in msg and "python -m adapters convert" in msg
+    assert "\x1b" not in msg and "\n" not in msg and msg.isprintable()
+    assert isinstance(torch_load(path, trust=True)["args"], argparse.Namespace)
+
+
+def test_refusal_without_a_class_name_keeps_a_sanitized_first_line(tmp_path, monkeypatch):
+    path = tmp_path / "w.pt"
+    torch.save({"w": torch.zeros(2)}, path)
+
+    def refuse(*args, **kwargs):
+        raise pickle.UnpicklingError("\x1b[1mWeights only load failed\x1b[0m.\x07 \n\tsecond line")
+
+    monkeypatch.setattr(torch, "load", refuse)
+    with pytest.raises(CheckpointError) as info:
+        torch_load(path)
+    msg = str(info.value)
+    assert msg.endswith("(Weights only load failed.)") and "second line" not in msg
+    assert msg.isprintable()
 
 
 def test_plain_tensor_checkpoints_load_with_weights_only(tmp_path):
