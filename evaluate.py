@@ -184,7 +184,7 @@ def alignment_summary(folder) -> dict:
     data = info.get("data", {})
     keep = ("tasks", "items", "splits", "split_policy", "allow_test_items", "test_items_used")
     return {"dir": str(folder), "teacher": info.get("teacher", {}).get("path"), "loss": info.get("loss"),
-            **{k: data.get(k) for k in keep}}
+            "reports": info.get("reports", {}).get("writer"), **{k: data.get(k) for k in keep}}
 
 
 def run_evaluation(entries: list, task_selector: str, args, aligned_dir: Path | None = None) -> list[dict]:
@@ -234,8 +234,9 @@ def run_evaluation(entries: list, task_selector: str, args, aligned_dir: Path | 
 
 
 def run_demo(args) -> int:
-    """The main job on the embedded default: align the tiny OPERA-GT on the demo benchmark's train split, then
-    score base, aligned and the weight-free baselines on every demo task and print base vs aligned."""
+    """The main job on the embedded default: align the tiny OPERA-GT on the demo benchmark's train split (and,
+    as a control, on the same reports shuffled across recordings), then score base, aligned, control and the
+    weight-free baselines on every demo task and print the paired differences."""
     from adapters import build_encoder
     from align.aligned import build_base
     from align.train import align_for_demo
@@ -243,32 +244,59 @@ def run_demo(args) -> int:
     if args.out == Path("runs/eval"):
         args.out = Path("runs/demo")
     t0 = time.perf_counter()
-    print("[1/2] aligning the tiny OPERA-GT with the MiniLM text teacher on the demo train split", flush=True)
+    progress = not args.no_progress
+    print("[1/3] aligning the tiny OPERA-GT with the MiniLM text teacher on the demo train split", flush=True)
     folder = align_for_demo("opera-gt", "tiny", out_dir=args.out / "align" / "opera-gt-tiny",
-                            cache_dir=args.cache_dir, progress=not args.no_progress)
+                            cache_dir=args.cache_dir, progress=progress)
     print(f"      adapter: {folder} ({time.perf_counter() - t0:.0f} s)", flush=True)
-    print("[2/2] scoring base and aligned encoders on the demo tasks (OPERA linear probe, 5 seeds)", flush=True)
-    entries = [("opera-gt-tiny", lambda: build_base(folder)),
-               ("opera-gt-tiny+aligned", lambda: aligned_encoder(folder))]
+    print("[2/3] control: the same alignment with each recording's report swapped for another's", flush=True)
+    control = align_for_demo("opera-gt", "tiny", out_dir=args.out / "align" / "opera-gt-tiny-shuffled",
+                             cache_dir=args.cache_dir, progress=progress, reports="shuffled")
+    print(f"      adapter: {control} ({time.perf_counter() - t0:.0f} s)", flush=True)
+    print("[3/3] scoring base, aligned and control encoders on the demo tasks (OPERA linear probe, 5 seeds)",
+          flush=True)
+    labels = {"base": "opera-gt-tiny", "aligned": "opera-gt-tiny+aligned", "control": "opera-gt-tiny+shuffled"}
+    entries = [(labels["base"], lambda: build_base(folder)),
+               (labels["aligned"], lambda: aligned_encoder(folder)),
+               (labels["control"], lambda: aligned_encoder(control))]
     entries += [(n, lambda n=n: build_encoder(n)) for n in DEMO_BASELINES]
     records = run_evaluation(entries, "demo", args)
-    print(render_comparison(records, "opera-gt-tiny", "opera-gt-tiny+aligned"))
+    print()
+    print(render_comparison(records, labels["base"], labels["aligned"], labels["control"]))
     print(f"demo finished in {time.perf_counter() - t0:.0f} s")
     return 0
 
 
-def render_comparison(records: list[dict], base: str, aligned: str) -> str:
-    """Per task: base vs aligned mean AUROC and their difference, then the means."""
-    by = {(r["task"], r["encoder_label"]): r["mean"] for r in records if r["metric"] == "auroc"}
-    tasks = [t for t in dict.fromkeys(r["task"] for r in records) if (t, base) in by and (t, aligned) in by]
-    lines = [f"{'task':<22} {'base':>7} {'aligned':>8} {'diff':>7}"]
+def render_comparison(records: list[dict], base: str, aligned: str, control: str | None = None) -> str:
+    """Per task: base, aligned (and control) AUROC and aligned − base with its paired bootstrap 95% CI over test
+    items; then the means over tasks with paired CIs and, with a control, whether the gain survives it."""
+    from benchmark_tasks.paired import paired_difference
+
+    by = {(r["task"], r["encoder_label"]): r for r in records if r["metric"] == "auroc"}
+    wanted = [base, aligned] + ([control] if control else [])
+    tasks = [t for t in dict.fromkeys(r["task"] for r in records) if all((t, w) in by for w in wanted)]
+    head = f"{'task':<22} {'base':>6} {'aligned':>8}" + (f" {'control':>8}" if control else "")
+    lines = [head + "   aligned - base [95% CI, paired]"]
     for t in tasks:
         b, a = by[(t, base)], by[(t, aligned)]
-        lines.append(f"{t:<22} {b:>7.3f} {a:>8.3f} {a - b:>+7.3f}")
-    if tasks:
-        mb = sum(by[(t, base)] for t in tasks) / len(tasks)
-        ma = sum(by[(t, aligned)] for t in tasks) / len(tasks)
-        lines.append(f"{'mean AUROC':<22} {mb:>7.3f} {ma:>8.3f} {ma - mb:>+7.3f}")
+        row = f"{t:<22} {b['mean']:>6.3f} {a['mean']:>8.3f}"
+        row += f" {by[(t, control)]['mean']:>8.3f}" if control else ""
+        lines.append(f"{row}   {paired_difference([(b, a)]).text()}")
+    if not tasks:
+        return "\n".join(lines)
+    mean = {w: sum(by[(t, w)]["mean"] for t in tasks) / len(tasks) for w in wanted}
+    row = f"{'mean AUROC':<22} {mean[base]:>6.3f} {mean[aligned]:>8.3f}"
+    row += f" {mean[control]:>8.3f}" if control else ""
+    gain = paired_difference([(by[(t, base)], by[(t, aligned)]) for t in tasks])
+    lines.append(f"{row}   {gain.text()}")
+    if control:
+        ctrl = paired_difference([(by[(t, base)], by[(t, control)]) for t in tasks])
+        over = paired_difference([(by[(t, control)], by[(t, aligned)]) for t in tasks])
+        verdict = ("the gain survives the control" if over.lo > 0 else
+                   "the gain does NOT survive the control: the shuffled-report run explains it (or the test sets "
+                   "are too small to tell)")
+        lines.append(f"mean over {len(tasks)} tasks: control - base {ctrl.text()}; aligned - control {over.text()}: "
+                     f"{verdict}")
     return "\n".join(lines)
 
 

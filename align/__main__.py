@@ -33,9 +33,14 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(str(exc))
     if args.dry_run:
         return dry_run(cfg)
+    from align.report_quality import DegenerateReports
     from align.train import train
 
-    train(cfg)
+    try:
+        train(cfg)
+    except DegenerateReports as exc:
+        print(f"python -m align: error: {exc}", file=sys.stderr)
+        return 2
     return 0
 
 

@@ -22,7 +22,8 @@ from pathlib import Path
 
 from benchmark_tasks._registry import DataContext, default_cache_dir
 
-CHOICES = {"reports": ("template", "llm"), "loss": ("cka", "infonce", "siglip"), "ssl": ("mfd", "mam", "none"),
+CHOICES = {"reports": ("template", "llm", "shuffled"), "loss": ("cka", "infonce", "siglip"),
+           "ssl": ("mfd", "mam", "none"),
            "cka_variant": ("linear", "acula-feature-gram"), "mfd_distance": ("cosine", "mse"),
            "crop": ("random", "start")}
 
@@ -56,7 +57,8 @@ class AlignConfig:
     cache_audio: bool = _f(True, "keep decoded clips in memory after their first use")
     num_workers: int = _f(0, "DataLoader worker processes for audio decoding")
     # reports and teacher
-    reports: str = _f("template", "report writer: offline templates or an OpenAI-compatible LLM endpoint")
+    reports: str = _f("template", "report writer: offline templates, an OpenAI-compatible LLM endpoint, or "
+                                  "'shuffled' (a control: template reports permuted across training items)")
     report_seed: int = _f(0, "template choice seed of the template writer")
     llm_base_url: str | None = _f(None, "--reports llm: endpoint, e.g. http://127.0.0.1:8000/v1")
     llm_model: str | None = _f(None, "--reports llm: model name")

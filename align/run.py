@@ -104,7 +104,7 @@ class AlignRun:
         info = {
             "format": 1, "base": self.base_info, "teacher": self.teacher.identity(),
             "reports": {"writer": cfg.reports, "seed": cfg.report_seed, "llm_base_url": cfg.llm_base_url,
-                        "llm_model": cfg.llm_model},
+                        "llm_model": cfg.llm_model, "quality": _read_json(self.out / "report_quality.json")},
             "adapter": {"method": "full" if cfg.full_finetune else "lora", "rank": cfg.lora_rank,
                         "alpha": cfg.lora_alpha, "dropout": cfg.lora_dropout,
                         "targets": list(self.encoder.spec.lora_targets), **self.trainable},
@@ -123,6 +123,10 @@ class AlignRun:
         self.write_log()
         print(f"aligned encoder written to {self.out} (adapter sha256 {sha[:16]}; final losses {final})", flush=True)
         return sha
+
+
+def _read_json(path: Path) -> dict | None:
+    return json.loads(path.read_text()) if path.is_file() else None
 
 
 def _versions() -> dict:
@@ -184,6 +188,7 @@ def prepare_run(cfg: AlignConfig, dist, device: str) -> AlignRun:
     from align.data import ClipDataset, collect_items, write_reports
     from align.heads import ProjectionHead
     from align.lora import apply_lora, format_summary, prepare_full_finetune, trainable_summary
+    from align.report_quality import check_teachable, summarize_reports
     from align.teacher import TextTeacher
     from align.train import AlignModel, _optimizer, build_objective, effective_ssl, warmup_cosine
     from benchmark_tasks import select_tasks
@@ -212,9 +217,14 @@ def prepare_run(cfg: AlignConfig, dist, device: str) -> AlignRun:
     tasks = select_tasks(cfg.tasks)
     data = _rank0_first(dist, lambda: collect_items(tasks, ctx, cfg.encoder, cfg.split_list(), cfg.val_split or None,
                                                     cfg.allow_test_items))
-    reports = dict(mode=cfg.reports, seed=cfg.report_seed, llm_base_url=cfg.llm_base_url, llm_model=cfg.llm_model,
+    writer = "template" if cfg.reports == "shuffled" else cfg.reports   # the control permutes template reports
+    reports = dict(mode=writer, seed=cfg.report_seed, llm_base_url=cfg.llm_base_url, llm_model=cfg.llm_model,
                    cache_dir=cfg.cache_root())
     train_items = _rank0_first(dist, lambda: write_reports(data.train, **reports))
+    if cfg.reports == "shuffled":
+        from align.controls import shuffle_reports
+
+        train_items = shuffle_reports(train_items, cfg.report_seed)
     val_items = _rank0_first(dist, lambda: write_reports(data.val, **reports))
     say(f"alignment data: {len(train_items)} training and {len(val_items)} held-out recordings from "
         f"{len(tasks)} task(s); {len(data.excluded)} excluded as test items of some task"
@@ -223,6 +233,11 @@ def prepare_run(cfg: AlignConfig, dist, device: str) -> AlignRun:
                           cache_dir=cfg.cache_root() / "text_embeddings")
     train_text = _rank0_first(dist, lambda: teacher.encode([i.report for i in train_items]))
     val_text = _rank0_first(dist, lambda: teacher.encode([i.report for i in val_items]))
+    quality = summarize_reports([i.report for i in train_items], [i.metadata for i in train_items], train_text)
+    say(quality.describe(), flush=True)
+    check_teachable(quality, cfg.reports)
+    if dist.main:
+        write_json(out / "report_quality.json", quality.to_dict())
 
     base = copy.deepcopy(encoder).requires_grad_(False).eval() if ssl == "mfd" else None
     if cfg.full_finetune:

@@ -92,5 +92,6 @@ def load_records(out_dir: str | Path) -> list[dict]:
     for path in sorted(folder.glob("*.json")):
         rec = json.loads(path.read_text())
         if rec.get("schema") == SCHEMA_VERSION and "task" in rec:
+            rec["record_path"] = str(path)   # where it was read (its per-item test scores lie beside it)
             out.append(rec)
     return out

@@ -11,6 +11,7 @@ import numpy as np
 from benchmark_tasks._registry import DataContext, load_items
 from benchmark_tasks._spec import TaskSpec, split_fingerprint
 from benchmark_tasks.embeddings import ExtractionFailed, extract_embeddings, pipeline_version, write_error_report
+from benchmark_tasks.paired import write_test_scores
 from benchmark_tasks.preprocess import preprocess_for
 
 
@@ -35,6 +36,9 @@ class RunConfig:
     aligned_dir: Path | None = None
 
 
+TEST_SCORES = "_test_scores"   # (labels [N], scores [N, seeds, C]): written beside the record, not into it
+
+
 def _arrays(items, emb, split):
     idx = [i for i, it in enumerate(items) if it.split == split]
     return emb[idx], np.array([items[i].label for i in idx])
@@ -49,10 +53,10 @@ def _classification(task: TaskSpec, items, emb, cfg: RunConfig) -> dict:
     results = [fn(xtr, ytr, xva, yva, xte, yte, len(task.labels), task.probe, seed) for seed in range(n_seeds)]
     scores = [float(r.test_score) for r in results]
     mean, std = metrics.mean_std(scores)
+    stacked = np.stack([np.asarray(r.test_scores) for r in results], axis=1)  # [N_test, seeds, C]
     out = {"scores": scores, "mean": mean, "std": std, "best_epochs": [r.best_epoch for r in results],
-           "val_scores": [float(r.val_score) for r in results]}
+           "val_scores": [float(r.val_score) for r in results], TEST_SCORES: (yte, stacked)}
     if cfg.n_boot:
-        stacked = np.stack([np.asarray(r.test_scores) for r in results], axis=1)  # [N_test, seeds, C]
 
         def seed_mean_auroc(y, s):
             return float(np.mean([metrics.auroc(y, s[:, k]) for k in range(s.shape[1])]))
@@ -72,7 +76,7 @@ def _zero_shot(task: TaskSpec, items, emb, cfg: RunConfig) -> dict:
     # binary: the positive-class score is the similarity difference, placed in column 1 where auroc reads it
     cls_scores = np.stack([-binary_score(sims), binary_score(sims)], 1) if sims.shape[1] == 2 else sims
     value = float(metrics.auroc(yte, cls_scores))
-    out = {"scores": [value], "mean": value, "std": 0.0}
+    out = {"scores": [value], "mean": value, "std": 0.0, TEST_SCORES: (yte, cls_scores[:, None])}
     if cfg.n_boot:
         out["ci95"] = list(metrics.bootstrap_ci(metrics.auroc, yte, cls_scores, n_boot=cfg.n_boot, seed=0))
     return out
@@ -131,9 +135,12 @@ def evaluate_task(encoder, encoder_label: str, task: TaskSpec, ctx: DataContext,
     else:
         fn = _regression if task.kind == "regression" else _classification
     scores = fn(task, ok, ext.embeddings, cfg)
+    per_item = scores.pop(TEST_SCORES, None)
     rec.update(scores)
     rec["n_errors"] = len(ext.errors)
     rec["timings"] = {"extract_s": round(t1 - t0, 3), "probe_s": round(time.perf_counter() - t1, 3),
                       "computed": ext.computed, "cached": ext.cached}
     rec["record_path"] = str(write_record(cfg.out_dir, rec))
+    if per_item is not None:   # for paired comparisons between encoders (benchmark_tasks.paired)
+        write_test_scores(rec["record_path"], [it.key for it in ok if it.split == "test"], *per_item)
     return rec

@@ -5,6 +5,7 @@ import json
 import pytest
 
 import evaluate
+from benchmark_tasks.paired import read_test_scores
 
 REQUIRED = {"schema", "encoder", "encoder_label", "identity_hash", "weights_sha256", "adapter_sha256", "task",
             "task_version", "metric", "protocol", "split_fingerprint", "n_items", "scores", "mean", "std", "ci95",
@@ -31,6 +32,9 @@ def test_records_are_complete_and_valid(demo_run):
         assert len(rec["scores"]) == 2 and 0.0 <= rec["mean"] <= 1.0
         assert rec["ci95"][0] <= rec["mean"] <= rec["ci95"][1] or abs(rec["ci95"][0] - rec["mean"]) < 0.1
         assert min(rec["n_items"].values()) > 0
+        rec["record_path"] = str(f)
+        keys, labels, scores = read_test_scores(rec)     # per-item test scores for paired comparisons
+        assert len(keys) == rec["n_items"]["test"] and scores.shape[:2] == (len(keys), 2)
 
 
 def test_easy_demo_task_is_learned_by_the_spectral_baseline(demo_run):
