@@ -19,9 +19,14 @@ Port of `linear_evaluation_*` in src/benchmark/linear_eval.py and `LinearHead` i
 Deliberate differences from upstream:
 - The `lr` argument of `linear_evaluation_*` never reaches `LinearHead` (it is only printed), so every
   classification probe upstream trains at LinearHead's default lr 1e-4; ProbeConfig.lr is used as given here.
-- Randomness comes from a private `torch.Generator(seed)` (initial weights, then one permutation per epoch), not
-  the global RNG that Lightning and the DataLoader workers draw from: per-seed numbers follow the same
-  distribution as OPERA's but are not bit-identical to them, and calling a probe never changes global RNG state.
+- Randomness comes from a private `torch.Generator(seed)`, never the global RNG, so calling a probe changes no
+  global state. linear_probe makes that generator replay, draw for draw, what OPERA's run takes from the global
+  RNG after `torch.manual_seed(seed)`: nn.Linear's own init (then overwritten by weights_init's N(0, 0.01)), and
+  per epoch the shuffled train DataLoader (worker base seed, RandomSampler seed, randperm from a generator seeded
+  with it) and the shuffled validation DataLoader (its two seeds; Lightning's sanity check runs under
+  isolate_rng and draws nothing). So on CPU a seed gives OPERA's result for that seed, to float rounding:
+  tests/unit/test_probe_vs_opera.py checks this against upstream's own code (fixture in
+  tests/fixtures/opera_probe). regression_probe keeps a plain randperm stream and is not seed-matched.
 - A class missing from the validation or test split is an error (torchmetrics would quietly score it 0 or
   drop it from the macro average); NaN/inf features are an error (OPERA silently `nan_to_num`s VGGish).
 """
@@ -136,10 +141,41 @@ class LinearHead:
         return torch.addmm(self.bias, x, self.weight.T)
 
 
-def init_head(in_dim: int, out_dim: int, seed: int) -> tuple[LinearHead, torch.Generator]:
-    """A fresh head and the private generator (seeded with seed) that then draws the batch orders."""
+def init_head(in_dim: int, out_dim: int, seed: int, opera_rng: bool = False) -> tuple[LinearHead, torch.Generator]:
+    """A fresh head and the private generator (seeded with seed) that then draws the batch orders.
+
+    opera_rng: first discard the draws of nn.Linear(in_dim, out_dim)'s own init (kaiming-uniform weight, uniform
+    bias), which OPERA's LinearHead makes before weights_init redraws the weight, so that the weight equals
+    OPERA's after torch.manual_seed(seed).
+    """
     gen = torch.Generator().manual_seed(int(seed))
+    if opera_rng:
+        torch.empty(out_dim, in_dim).uniform_(generator=gen)
+        torch.empty(out_dim).uniform_(generator=gen)
     return LinearHead(in_dim, out_dim, gen), gen
+
+
+def _int64_draw(gen: torch.Generator) -> int:
+    return int(torch.empty((), dtype=torch.int64).random_(generator=gen))
+
+
+def randperm_order(gen: torch.Generator, n: int) -> torch.Tensor:
+    """One epoch's batch order: randperm(n) straight from gen."""
+    return torch.randperm(n, generator=gen)
+
+
+def dataloader_order(gen: torch.Generator, n: int) -> torch.Tensor:
+    """One epoch's batch order as iterating `DataLoader(..., shuffle=True)` draws it from the global RNG: the
+    iterator's worker base seed (one int64), the RandomSampler's seed (one int64), then randperm(n) from a fresh
+    generator seeded with the latter."""
+    _int64_draw(gen)
+    return torch.randperm(n, generator=torch.Generator().manual_seed(_int64_draw(gen)))
+
+
+def skip_dataloader_draws(gen: torch.Generator) -> None:
+    """The two int64 draws one pass over a shuffled DataLoader takes (its batch order is not needed)."""
+    _int64_draw(gen)
+    _int64_draw(gen)
 
 
 class Adam:
@@ -176,12 +212,13 @@ def cross_entropy_grad(out: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor
 
 
 def train_head(head: LinearHead, gen: torch.Generator, x: torch.Tensor, y: torch.Tensor, loss_grad: LossGrad,
-               cfg: ProbeConfig, on_epoch_end: EpochHook) -> None:
+               cfg: ProbeConfig, on_epoch_end: EpochHook,
+               epoch_order: Callable[[torch.Generator, int], torch.Tensor] = randperm_order) -> None:
     """OPERA's training loop (Lightning semantics), on explicit gradients.
 
     Per batch: loss = data loss + l2 * (||W||^2 + ||b||^2); gradients clipped to total L2 norm cfg.clip the way
     `torch.nn.utils.clip_grad_norm_` does (scale min(1, clip / (norm + 1e-6))); one Adam step. Per epoch: a
-    fresh permutation from gen (the last partial batch kept), then on_epoch_end(epoch, lr_used,
+    fresh permutation epoch_order(gen, N) (the last partial batch kept), then on_epoch_end(epoch, lr_used,
     mean_train_loss), which returns True to stop, then lr *= cfg.lr_decay.
     x: float32 [N, D]; y: targets as loss_grad(outputs [B, C], targets [B]) expects them.
     """
@@ -189,7 +226,7 @@ def train_head(head: LinearHead, gen: torch.Generator, x: torch.Tensor, y: torch
     adam = Adam([w, b])
     lr, n = cfg.lr, len(x)
     for epoch in range(cfg.epochs):
-        order = torch.randperm(n, generator=gen)
+        order = epoch_order(gen, n)
         total = 0.0
         for start in range(0, n, cfg.batch_size):
             idx = order[start:start + cfg.batch_size]
@@ -238,19 +275,21 @@ def linear_probe(x_train, y_train, x_val, y_val, x_test, y_test, n_classes: int,
         y_*: int [N_split] class indices in 0..n_classes-1. Train needs >= 2 classes; val and test need all.
         n_classes: C (2 for binary tasks).
         cfg: protocol hyperparameters (module docstring).
-        seed: seeds the initial weights and the batch order; same inputs + seed give an identical result.
+        seed: seeds the initial weights and the batch orders as torch.manual_seed(seed) seeds OPERA's run (module
+            docstring); same inputs + seed give an identical result.
 
     Returns:
         ProbeResult with macro one-vs-rest AUROCs and the test softmax probabilities [N_test, C].
     """
     check_config(cfg)
     (xtr, xva, xte), (ytr, yva, yte) = _check_splits(x_train, y_train, x_val, y_val, x_test, y_test, n_classes)
-    head, gen = init_head(xtr.shape[1], n_classes, seed)
+    head, gen = init_head(xtr.shape[1], n_classes, seed, opera_rng=True)
     t_va, t_te = torch.from_numpy(xva), torch.from_numpy(xte)
     history: list[dict] = []
     best: dict = {}
 
     def on_epoch_end(epoch: int, lr: float, train_loss: float) -> bool:
+        skip_dataloader_draws(gen)  # OPERA's validation DataLoader is shuffled too
         p_va, p_te = _probabilities(head, t_va), _probabilities(head, t_te)
         v, t = _auroc_or_nan(yva, p_va), _auroc_or_nan(yte, p_te)
         history.append({"epoch": epoch, "lr": lr, "train_loss": train_loss, "val_auroc": v, "test_auroc": t})
@@ -260,7 +299,7 @@ def linear_probe(x_train, y_train, x_val, y_val, x_test, y_test, n_classes: int,
 
     with single_thread():
         train_head(head, gen, torch.from_numpy(xtr), torch.from_numpy(ytr), cross_entropy_grad, cfg,
-                   on_epoch_end)
+                   on_epoch_end, epoch_order=dataloader_order)
     if not best:
         raise RuntimeError("linear_probe: validation AUROC was NaN at every selectable epoch (training "
                            f"diverged); lower ProbeConfig.lr (now {cfg.lr})")
