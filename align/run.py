@@ -1,4 +1,5 @@
-"""Everything an alignment run holds, and how it starts, resumes and ends (the loop is align.train._loop).
+"""Everything an alignment run holds, and how it starts, resumes and ends (the loop is align.train._loop;
+the model, objective, optimizer and schedule come from align.model, so this module never imports align.train).
 
 `prepare_run` builds, in this order (the order fixes what the seed produces): the base encoder (random weights
 come from build_encoder's fixed init seed), the alignment items and their reports, the teacher embeddings (computed
@@ -92,7 +93,7 @@ class AlignRun:
     def finish(self) -> str:
         """Write the aligned directory; returns the adapter sha256."""
         from align.aligned import save_aligned
-        from align.train import effective_ssl
+        from align.model import effective_ssl
 
         cfg = self.cfg
         self.model.set_training(False)
@@ -188,9 +189,9 @@ def prepare_run(cfg: AlignConfig, dist, device: str) -> AlignRun:
     from align.data import ClipDataset, collect_items, write_reports
     from align.heads import ProjectionHead
     from align.lora import apply_lora, format_summary, prepare_full_finetune, trainable_summary
+    from align.model import AlignModel, build_objective, build_optimizer, effective_ssl, warmup_cosine
     from align.report_quality import check_teachable, summarize_reports
     from align.teacher import TextTeacher
-    from align.train import AlignModel, _optimizer, build_objective, effective_ssl, warmup_cosine
     from benchmark_tasks import select_tasks
 
     t0 = time.perf_counter()
@@ -251,7 +252,7 @@ def prepare_run(cfg: AlignConfig, dist, device: str) -> AlignRun:
     audio_head = ProjectionHead(encoder.out_dim, cfg.head_hidden, cfg.head_out, cfg.head_dropout)
     text_head = ProjectionHead(teacher.dim, cfg.head_hidden, cfg.head_out, cfg.head_dropout)
     model = AlignModel(encoder, audio_head, text_head, build_objective(cfg), ssl, cfg.mam_mask_ratio).to(device)
-    optimizer = _optimizer(cfg, model)
+    optimizer = build_optimizer(cfg, model)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, warmup_cosine(cfg.warmup_steps, cfg.steps))
 
     sr = encoder.spec.sample_rate

@@ -13,6 +13,7 @@ from benchmark_tasks._spec import TaskSpec, split_fingerprint
 from benchmark_tasks.embeddings import ExtractionFailed, extract_embeddings, pipeline_version, write_error_report
 from benchmark_tasks.paired import write_test_scores
 from benchmark_tasks.preprocess import preprocess_for
+from benchmark_tasks.probes import get_probe
 
 
 @dataclass(frozen=True)
@@ -39,7 +40,7 @@ class RunConfig:
 TEST_SCORES = "_test_scores"   # (labels [N], scores [N, seeds, C]): written beside the record, not into it
 
 
-def _arrays(items, emb, split):
+def split_arrays(items, emb, split):
     idx = [i for i, it in enumerate(items) if it.split == split]
     return emb[idx], np.array([items[i].label for i in idx])
 
@@ -48,7 +49,7 @@ def _classification(task: TaskSpec, items, emb, cfg: RunConfig) -> dict:
     from benchmark_tasks import metrics, probe
 
     fn = probe.linear_probe if cfg.probe == "linear" else probe.logreg_probe
-    (xtr, ytr), (xva, yva), (xte, yte) = (_arrays(items, emb, s) for s in ("train", "val", "test"))
+    (xtr, ytr), (xva, yva), (xte, yte) = (split_arrays(items, emb, s) for s in ("train", "val", "test"))
     n_seeds = cfg.seeds or task.seeds
     results = [fn(xtr, ytr, xva, yva, xte, yte, len(task.labels), task.probe, seed) for seed in range(n_seeds)]
     scores = [float(r.test_score) for r in results]
@@ -65,23 +66,6 @@ def _classification(task: TaskSpec, items, emb, cfg: RunConfig) -> dict:
     return out
 
 
-def _zero_shot(task: TaskSpec, items, emb, cfg: RunConfig) -> dict:
-    from align.zero_shot import binary_score, zero_shot_scores
-    from benchmark_tasks import metrics
-
-    if task.kind == "regression":
-        raise ValueError(f"task {task.id}: zero-shot scoring needs classes; it is a regression task")
-    xte, yte = _arrays(items, emb, "test")
-    sims = zero_shot_scores(cfg.aligned_dir, xte, task)
-    # binary: the positive-class score is the similarity difference, placed in column 1 where auroc reads it
-    cls_scores = np.stack([-binary_score(sims), binary_score(sims)], 1) if sims.shape[1] == 2 else sims
-    value = float(metrics.auroc(yte, cls_scores))
-    out = {"scores": [value], "mean": value, "std": 0.0, TEST_SCORES: (yte, cls_scores[:, None])}
-    if cfg.n_boot:
-        out["ci95"] = list(metrics.bootstrap_ci(metrics.auroc, yte, cls_scores, n_boot=cfg.n_boot, seed=0))
-    return out
-
-
 def _regression(task: TaskSpec, items, emb, cfg: RunConfig) -> dict:
     from benchmark_tasks import metrics, probe
 
@@ -93,7 +77,7 @@ def _regression(task: TaskSpec, items, emb, cfg: RunConfig) -> dict:
         res.pop("predictions", None)  # per-item predictions stay out of the record (size; they are recomputable)
         return {**res, "scores": [f["mae"] for f in res["folds"]], "mean": res["mae_mean"],
                 "std": res["mae_std"]}
-    (xtr, ytr), (xva, yva), (xte, yte) = (_arrays(items, emb, s) for s in ("train", "val", "test"))
+    (xtr, ytr), (xva, yva), (xte, yte) = (split_arrays(items, emb, s) for s in ("train", "val", "test"))
     results = [probe.regression_probe(xtr, ytr.astype(float), xva, yva.astype(float), xte, yte.astype(float),
                                       task.probe, seed) for seed in range(cfg.seeds or task.seeds)]
     maes = [float(r.test_score) for r in results]
@@ -130,8 +114,8 @@ def evaluate_task(encoder, encoder_label: str, task: TaskSpec, ctx: DataContext,
                 "preprocess": prep.params()}
     rec = new_record(encoder, encoder_label, task, protocol, split_fingerprint(ok), n_items)
     rec["pipeline_version"] = pipeline_version(encoder)
-    if cfg.probe == "zero-shot":
-        fn = _zero_shot
+    if cfg.probe not in ("linear", "logreg"):
+        fn = get_probe(cfg.probe)   # provided by another package (zero-shot: align.zero_shot_probe)
     else:
         fn = _regression if task.kind == "regression" else _classification
     scores = fn(task, ok, ext.embeddings, cfg)

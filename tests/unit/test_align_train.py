@@ -16,7 +16,8 @@ from adapters._checkpoint import read_safetensors
 from align.aligned import build_aligned, build_base
 from align.checkpointing import list_checkpoints
 from align.config import AlignConfig, add_arguments, config_from_args
-from align.train import train, warmup_cosine
+from align.model import warmup_cosine
+from align.train import train
 from align.zero_shot import zero_shot_scores
 from benchmark_tasks import _registry
 from benchmark_tasks._spec import Item, TaskSpec
