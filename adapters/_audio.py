@@ -14,6 +14,8 @@ import numpy as np
 
 from adapters._errors import AudioReadError
 
+MIN_SAMPLE_RATE = 1000   # Hz; the slowest body-sound recordings (old heart-sound sets) are 2 kHz
+
 
 def read_audio(path: str | Path) -> tuple[np.ndarray, int]:
     """Read an audio file (wav, flac, ogg, anything libsndfile reads) without resampling.
@@ -36,12 +38,50 @@ def read_audio(path: str | Path) -> tuple[np.ndarray, int]:
         raise AudioReadError(path, f"not readable as audio ({exc}); convert it to wav/flac/ogg") from exc
     if data.shape[0] == 0:
         raise AudioReadError(path, "file holds no samples (0 frames)")
+    if sr < MIN_SAMPLE_RATE:
+        raise AudioReadError(path, f"sample rate {sr} Hz is below {MIN_SAMPLE_RATE} Hz, no body-sound recording is "
+                                   f"that slow: the header is wrong or the file is not audio; re-export it")
     finite = np.isfinite(data)
     if not finite.all():
         bad = int((~finite).sum())
         raise AudioReadError(path, f"{bad} of {data.size} samples are NaN or infinite; the file is corrupt")
     wav = data.mean(axis=1) if data.shape[1] > 1 else data[:, 0]
     return np.clip(wav, -1.0, 1.0).astype(np.float32, copy=False), int(sr)
+
+
+def audio_warnings(path: str | Path, wav: np.ndarray) -> list[str]:
+    """What looks wrong with a file that could still be read: all-zero samples, a wav whose header announces more
+    audio than the file holds (cut off in transfer). [S] `wav` as read; returns one line per finding."""
+    found = []
+    if not np.any(wav):
+        found.append("all samples are zero (a silent file): its embedding carries no information")
+    declared = _wav_data_bytes(Path(path))
+    if declared is not None and declared[0] > declared[1]:
+        found.append(f"truncated wav: the header announces {declared[0]} bytes of audio, the file holds "
+                     f"{declared[1]}; re-download or re-export it")
+    return found
+
+
+def _wav_data_bytes(path: Path) -> tuple[int, int] | None:
+    """(bytes the RIFF 'data' chunk declares, bytes present after its header) of a wav file, else None."""
+    import struct
+
+    try:
+        size = path.stat().st_size
+        with open(path, "rb") as fh:
+            head = fh.read(12)
+            if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+                return None
+            pos = 12
+            while pos + 8 <= size:
+                fh.seek(pos)
+                chunk_id, chunk_size = struct.unpack("<4sI", fh.read(8))
+                if chunk_id == b"data":
+                    return chunk_size, size - pos - 8
+                pos += 8 + chunk_size + (chunk_size & 1)
+    except OSError:
+        return None
+    return None
 
 
 def resample(wav: np.ndarray, orig_sr: int, target_sr: int) -> np.ndarray:

@@ -14,16 +14,18 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from adapters._audio import load_audio
+from adapters._audio import audio_warnings, load_audio
 from adapters._code_version import code_version
 from adapters._errors import AudioReadError
 from adapters._inference import embed_clips
 from adapters._io import atomic_path, write_json
+from benchmark_tasks.cache_entry import SUFFIX, CorruptEntry, decode_entry, encode_entry
 from benchmark_tasks.preprocess import Preprocess
 
 
@@ -40,13 +42,17 @@ class ExtractionFailed(AudioReadError):
 @dataclass
 class ExtractionResult:
     """embeddings: [N_ok, D] float32 for `ok_items` (task order kept); errors: [{"path", "reason"}];
-    computed / cached: how many items were encoded now vs read from the cache."""
+    computed / cached: how many items were encoded now vs read from the cache; warnings: [{"path", "warning"}]
+    for files that were used but look wrong (all zeros, a truncated wav); repaired: cache entries found corrupt
+    and recomputed [{"entry", "path", "reason"}]."""
 
     embeddings: np.ndarray
     ok_items: list
     errors: list[dict] = field(default_factory=list)
     computed: int = 0
     cached: int = 0
+    warnings: list[dict] = field(default_factory=list)
+    repaired: list[dict] = field(default_factory=list)
 
 
 def file_sha256(path: str | Path, chunk: int = 1 << 20) -> str:
@@ -85,19 +91,23 @@ def extract_embeddings(encoder, items: list, cache_dir: str | Path, prep: Prepro
     Args:
         encoder: AudioEncoder in eval mode.
         items: benchmark Items (only .path is used).
-        cache_dir: cache root; entries live in cache_dir/<namespace>/<aa>/<sha256>.npy.
+        cache_dir: cache root; entries live in cache_dir/<namespace>/<aa>/<sha256>.emb (benchmark_tasks.cache_entry:
+            checksummed and bound to their key; a truncated, garbage or altered entry is reported and recomputed).
         prep: task preprocessing applied after resampling to the encoder's rate.
         on_error: "fail" raises AudioReadError listing every bad file (after embedding the good ones, so their
-            work is kept); "skip" leaves bad items out of the result and lists them in `errors`.
+            work is kept); "skip" leaves bad items out of the result and lists them in `errors`. Files the encoder
+            itself fails on (e.g. out of memory) count as bad files too.
     Under torchrun (WORLD_SIZE > 1) each rank embeds its shard of the missing items; all ranks then wait at a
     barrier and read the complete set from the cache.
     """
     from tqdm.auto import tqdm
 
     prep = prep or Preprocess()
-    root = Path(cache_dir) / cache_namespace(encoder, prep)
+    namespace = cache_namespace(encoder, prep)
+    root = Path(cache_dir) / namespace
     sr = encoder.spec.sample_rate
     errors: list[dict] = []
+    warnings: list[dict] = []
     keys: list[str | None] = []
     for it in items:
         try:
@@ -107,34 +117,55 @@ def extract_embeddings(encoder, items: list, cache_dir: str | Path, prep: Prepro
             errors.append({"path": str(it.path), "reason": f"cannot read file: {exc.strerror or exc}"})
 
     def entry(k: str) -> Path:
-        return root / k[:2] / f"{k}.npy"
+        return root / k[:2] / f"{k}{SUFFIX}"
+
+    vectors: dict[int, np.ndarray] = {}
+    file_warnings: dict[int, list[str]] = {}
+    repaired: list[dict] = []
+
+    def read_entry(i: int) -> bool:
+        """Load item i's entry into `vectors`; False when it is missing or corrupt (a corrupt one is noted)."""
+        path = entry(keys[i])
+        if not path.exists():
+            return False
+        try:
+            vectors[i], found = decode_entry(path, namespace, keys[i])
+            warnings.extend({"path": str(items[i].path), "warning": w} for w in found)
+            return True
+        except (CorruptEntry, OSError) as exc:
+            reason = getattr(exc, "reason", str(exc))
+            repaired.append({"entry": str(path), "path": str(items[i].path), "reason": reason})
+            print(f"cache entry {path} is corrupt ({repaired[-1]['reason']}); recomputing {items[i].path}",
+                  file=sys.stderr, flush=True)
+            return False
 
     rank, world = _dist_info()
     # shard over all items, not over the missing ones: other ranks may already be writing entries, so the
     # missing set differs between ranks, while item indices do not
     mine = _shard(items, rank, world) if world > 1 else range(len(items))
-    todo = [i for i in mine if keys[i] is not None and not entry(keys[i]).exists()]
+    todo = [i for i in mine if keys[i] is not None and not read_entry(i)]
     computed = 0
     bar = tqdm(total=len(todo), desc=desc, unit="clip", disable=not progress or not todo, leave=False)
     for start in range(0, len(todo), batch_size):
         batch_idx, clips = [], []
         for i in todo[start:start + batch_size]:
             try:
-                clips.append(prep.apply(load_audio(items[i].path, sr), sr))
+                wav = load_audio(items[i].path, sr)
+                file_warnings[i] = audio_warnings(items[i].path, wav)
+                clips.append(prep.apply(wav, sr))
                 batch_idx.append(i)
             except AudioReadError as exc:
                 errors.append({"path": exc.path, "reason": exc.reason})
                 keys[i] = None
-        if clips:
-            emb = embed_clips(encoder, clips, batch_size=batch_size, windowing=prep.windowing)
-            if not np.isfinite(emb).all():
-                bad = [items[i].path for i, row in zip(batch_idx, emb) if not np.isfinite(row).all()]
-                raise FloatingPointError(f"{encoder.spec.name} produced NaN/inf embeddings for {bad}")
-            for i, row in zip(batch_idx, emb):
-                with atomic_path(entry(keys[i])) as tmp:
-                    with open(tmp, "wb") as fh:
-                        np.save(fh, row)
-            computed += len(clips)
+        for i, row in _embed_or_report(encoder, batch_idx, clips, batch_size, prep, items, errors):
+            if row is None:
+                keys[i] = None
+                continue
+            with atomic_path(entry(keys[i])) as tmp:
+                tmp.write_bytes(encode_entry(namespace, keys[i], row, file_warnings[i]))
+            vectors[i] = row
+            warnings.extend({"path": str(items[i].path), "warning": w} for w in file_warnings[i])
+            computed += 1
         bar.update(len(todo[start:start + batch_size]))
     bar.close()
     if world > 1:
@@ -142,19 +173,54 @@ def extract_embeddings(encoder, items: list, cache_dir: str | Path, prep: Prepro
 
         if dist.is_available() and dist.is_initialized():
             dist.barrier()
-        # other ranks' failures are only known from the audio itself: re-check missing entries
+        # other ranks' entries (and failures, known only from the audio) are read from the cache
         for i, k in enumerate(keys):
-            if k is not None and not entry(k).exists():
+            if k is not None and i not in vectors and not read_entry(i):
                 errors.append({"path": str(items[i].path), "reason": "not embedded by any rank"})
                 keys[i] = None
     if errors and on_error == "fail":
         raise ExtractionFailed(errors)
     ok = [i for i, k in enumerate(keys) if k is not None]
-    emb = np.stack([np.load(entry(keys[i])) for i in ok]) if ok else np.zeros((0, encoder.out_dim))
+    emb = np.stack([vectors[i] for i in ok]) if ok else np.zeros((0, encoder.out_dim))
     return ExtractionResult(emb.astype(np.float32), [items[i] for i in ok], errors, computed,
-                            len(ok) - computed)
+                            len(ok) - computed, warnings, repaired)
 
 
-def write_error_report(path: str | Path, errors: list[dict]) -> None:
-    """Write the per-file failures as JSON (written even when empty, so a clean run is visible)."""
-    write_json(path, {"n_errors": len(errors), "errors": errors})
+def _embed_or_report(encoder, idx: list[int], clips: list, batch_size: int, prep: Preprocess, items: list,
+                     errors: list[dict]):
+    """Yield (item index, [D] vector or None) for a batch; when the batch fails, each clip is retried alone and
+    the ones the encoder still fails on are reported in `errors` (vector None)."""
+    if not clips:
+        return
+    try:
+        emb = embed_clips(encoder, clips, batch_size=batch_size, windowing=prep.windowing)
+        rows = list(emb)
+    except (RuntimeError, ValueError, MemoryError) as exc:
+        if len(clips) == 1:
+            errors.append({"path": str(items[idx[0]].path), "reason": f"the encoder failed on this file: "
+                                                                      f"{_one_line(exc)}"})
+            yield idx[0], None
+            return
+        for i, clip in zip(idx, clips):
+            yield from _embed_or_report(encoder, [i], [clip], batch_size, prep, items, errors)
+        return
+    for i, row in zip(idx, rows):
+        if not np.isfinite(row).all():
+            errors.append({"path": str(items[i].path),
+                           "reason": f"{encoder.spec.name} produced NaN/inf embeddings for this file"})
+            yield i, None
+        else:
+            yield i, row
+
+
+def _one_line(exc: BaseException, limit: int = 300) -> str:
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
+def write_error_report(path: str | Path, errors: list[dict], warnings: list[dict] = (),
+                       repaired: list[dict] = ()) -> None:
+    """Write the per-file failures, warnings and repaired cache entries as JSON (written even when empty, so a
+    clean run is visible)."""
+    write_json(path, {"n_errors": len(errors), "errors": errors, "n_warnings": len(warnings),
+                      "warnings": list(warnings), "repaired_cache_entries": list(repaired)})

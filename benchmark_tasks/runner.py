@@ -106,7 +106,7 @@ def evaluate_task(encoder, encoder_label: str, task: TaskSpec, ctx: DataContext,
         raise
     if extract_only:
         return None
-    write_error_report(report, ext.errors)
+    write_error_report(report, ext.errors, ext.warnings, ext.repaired)
     t1 = time.perf_counter()
     ok = ext.ok_items
     n_items = {s: sum(it.split == s for it in ok) for s in ("train", "val", "test")}
@@ -122,6 +122,8 @@ def evaluate_task(encoder, encoder_label: str, task: TaskSpec, ctx: DataContext,
     per_item = scores.pop(TEST_SCORES, None)
     rec.update(scores)
     rec["n_errors"] = len(ext.errors)
+    rec["n_warnings"] = len(ext.warnings)
+    rec["error_report"] = str(report)
     rec["timings"] = {"extract_s": round(t1 - t0, 3), "probe_s": round(time.perf_counter() - t1, 3),
                       "computed": ext.computed, "cached": ext.cached}
     rec["record_path"] = str(write_record(cfg.out_dir, rec))
