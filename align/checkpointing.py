@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from adapters._errors import UserError
 from adapters._io import atomic_path
 
 FORMAT = 1
@@ -90,8 +91,8 @@ def load_checkpoint(path: str | Path, fingerprint: str) -> dict:
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:
-        raise ValueError(f"{path}: not a readable alignment checkpoint ({exc}); delete it to resume from an "
-                         f"earlier one") from exc
+        raise CheckpointUnreadable(f"{path}: not a readable alignment checkpoint ({exc}); delete it to resume "
+                                   f"from an earlier one") from exc
     if payload.get("format") != FORMAT:
         raise ValueError(f"{path}: checkpoint format {payload.get('format')} != {FORMAT}")
     if payload.get("fingerprint") != fingerprint:
@@ -99,3 +100,22 @@ def load_checkpoint(path: str | Path, fingerprint: str) -> dict:
                          f"vs {fingerprint}); resume with the run's train_config.json (--config) or start a new "
                          f"--out. Only {', '.join(RESUME_FREE)} may change on --resume")
     return payload
+
+
+class CheckpointUnreadable(UserError, ValueError):
+    """A checkpoint file that cannot be read (truncated by a kill, disk full, garbage)."""
+
+
+def load_latest_valid(out_dir: str | Path, fingerprint: str, say=print) -> tuple[Path | None, dict | None]:
+    """The newest readable checkpoint of a run and its payload, falling back past unreadable ones (saying so).
+
+    Returns (None, None) when there is no readable checkpoint. A readable checkpoint of other settings is still
+    an error (ValueError from `load_checkpoint`): falling back past it would silently mix two runs.
+    """
+    for path in reversed(list_checkpoints(out_dir)):
+        try:
+            return path, load_checkpoint(path, fingerprint)
+        except CheckpointUnreadable as exc:
+            say(f"{path} is unreadable ({exc.__cause__ or exc}); falling back to the previous checkpoint",
+                flush=True)
+    return None, None

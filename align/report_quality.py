@@ -14,12 +14,14 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from adapters._errors import UserError
+
 MIN_DISTINCT = 2          # fewer distinct reports (or teacher embeddings) than this teach nothing
 MAX_TOP_SHARE = 0.5       # one report text may cover at most this share of the items
 N_EXAMPLES = 3
 
 
-class DegenerateReports(ValueError):
+class DegenerateReports(UserError, ValueError):
     """The reports cannot teach the encoder anything; the message names the cause and the fix."""
 
 

@@ -10,8 +10,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from adapters._errors import UserError
 from benchmark_tasks._spec import Item, TaskSpec
 
+
+class UnknownTaskError(UserError, KeyError):
+    """No task is registered under the requested id."""
+
+    def __str__(self) -> str:  # KeyError quotes its message; keep it readable
+        return str(self.args[0])
 
 def default_cache_dir() -> Path:
     """$ACULA_ZOO_CACHE, else ~/.cache/acula_zoo: demo data, embeddings, teacher and report caches."""
@@ -78,7 +85,7 @@ def get_task(task_id: str) -> TaskSpec:
     if task_id not in _TASKS:
         close = difflib.get_close_matches(task_id, list(_TASKS), n=3, cutoff=0.4)
         hint = f" Did you mean {', '.join(close)}?" if close else ""
-        raise KeyError(f"no task {task_id!r}.{hint} See `python evaluate.py --list-tasks`.")
+        raise UnknownTaskError(f"no task {task_id!r}.{hint} See `python evaluate.py --list-tasks`.")
     return _TASKS[task_id]
 
 

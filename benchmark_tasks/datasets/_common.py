@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from adapters._errors import UserError
 from benchmark_tasks._registry import DataContext
 
 
-class DatasetError(FileNotFoundError):
+class DatasetError(UserError, FileNotFoundError):
     """A dataset file or folder is missing or malformed; the message names it and says how to fix it."""
 
 

@@ -14,6 +14,7 @@ import csv
 import hashlib
 from pathlib import Path
 
+from adapters._errors import UserError
 from benchmark_tasks._registry import DataContext, register_dataset
 from benchmark_tasks._spec import Item, TaskSpec
 from benchmark_tasks.splits import group_stratified_split
@@ -22,7 +23,7 @@ REQUIRED = ("path", "label")
 SPLITS = ("train", "val", "test")
 
 
-class ManifestError(ValueError):
+class ManifestError(UserError, ValueError):
     """The manifest CSV is malformed; the message names the file, the row and the fix."""
 
 

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from adapters._errors import UserError
 from adapters._io import atomic_path, write_json
 from benchmark_tasks._registry import DataContext, default_cache_dir, get_task, load_items
 from benchmark_tasks._spec import TaskSpec, split_fingerprint
@@ -26,7 +27,7 @@ from plugin.opera.layouts import OPERA_LAYOUTS, OPERA_RESERVED, OperaLayout, ent
 PRETRAIN_PATTERN = re.compile(r"[A-Za-z][A-Za-z0-9_-]*")
 
 
-class OperaExportError(ValueError):
+class OperaExportError(UserError, ValueError):
     """The task's items and OPERA's arrays disagree, or an OPERA file is missing; the message names the file."""
 
 
