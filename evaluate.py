@@ -50,6 +50,9 @@ def build_parser() -> argparse.ArgumentParser:
                           "runs/align/<encoder>[-tiny]/")
     enc.add_argument("--zero-shot", action="store_true",
                      help="with --aligned: score without a probe, by similarity to one report-style prompt per class")
+    enc.add_argument("--allow-aligned-overlap", action="store_true",
+                     help="with --aligned: score a task even if some of its test recordings were alignment training "
+                          "items (refused by default); the record carries the count and the leaderboard marks it ‡")
     enc.add_argument("--device", default="cpu")
     data = p.add_argument_group("data")
     data.add_argument("--data-root", type=Path, help="folder with one sub-folder per dataset")
@@ -66,6 +69,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--on-error", choices=("fail", "skip"), default="fail",
                      help="unreadable audio: stop (default) or leave the file out; a report is written either way")
     run.add_argument("--no-progress", action="store_true", help="no progress bars")
+    run.add_argument("--debug", action="store_true",
+                     help="show the traceback of an error caused by the input (default: one line, exit code 2)")
     return p
 
 
@@ -132,6 +137,17 @@ def validate(args) -> int:
     return 1 if failed else 0
 
 
+def rank_device(device: str) -> str:
+    """Under torchrun with a CUDA device, each process takes its own GPU (cuda:LOCAL_RANK), as align does."""
+    if int(os.environ.get("WORLD_SIZE", 1)) <= 1 or not device.startswith("cuda"):
+        return device
+    import torch
+
+    device = f"cuda:{int(os.environ.get('LOCAL_RANK', 0))}"
+    torch.cuda.set_device(device)
+    return device
+
+
 def init_distributed(device: str) -> int:
     """Under torchrun (WORLD_SIZE > 1) join the process group (gloo on CPU, nccl on GPU); returns this rank."""
     if int(os.environ.get("WORLD_SIZE", 1)) <= 1:
@@ -169,10 +185,11 @@ def encoder_entry(name: str, config: str, args, aligned: str | None = None):
 
 def aligned_encoder(folder, **build_args):
     """align.aligned.build_aligned(folder, ...) with the alignment summary its records carry attached."""
-    from align.aligned import build_aligned
+    from align.aligned import build_aligned, trained_items
 
     enc = build_aligned(folder, **build_args)
     enc.alignment = alignment_summary(folder)
+    enc.trained_sha256 = trained_items(folder)   # sha256 of the training recordings (None: not recorded)
     return enc
 
 
@@ -182,9 +199,49 @@ def alignment_summary(folder) -> dict:
 
     info = read_align_config(folder)
     data = info.get("data", {})
-    keep = ("tasks", "items", "splits", "split_policy", "allow_test_items", "test_items_used")
+    keep = ("tasks", "items", "splits", "split_policy", "allow_test_items", "test_items_used", "allow_unguarded",
+            "unguarded_tasks")
     return {"dir": str(folder), "teacher": info.get("teacher", {}).get("path"), "loss": info.get("loss"),
             "reports": info.get("reports", {}).get("writer"), **{k: data.get(k) for k in keep}}
+
+
+def aligned_overlap(enc, tasks: list, ctx, allow: bool = False) -> dict[str, int | None]:
+    """Per task: how many of its test recordings (by sha256 of the audio bytes) an aligned encoder trained on.
+
+    Empty for an encoder without an adapter; None per task for an adapter that did not record its training items.
+    Raises:
+        AlignedError: some task's test split overlaps the training items and `allow` is False.
+    """
+    from align.aligned import TRAINED_ITEMS, AlignedError
+    from benchmark_tasks import load_items
+
+    if not hasattr(enc, "trained_sha256"):
+        return {}
+    if enc.trained_sha256 is None:
+        print(f"note: {enc.alignment['dir']} has no {TRAINED_ITEMS} (older run): test/training overlap not checked",
+              flush=True)
+        return {t.id: None for t in tasks}
+    counts, totals = {}, {}
+    for task in tasks:
+        test = [it.path for it in load_items(task, ctx) if it.split == "test"]
+        counts[task.id], totals[task.id] = sum(_sha_or_none(p) in enc.trained_sha256 for p in test), len(test)
+    hit = {t: n for t, n in counts.items() if n}
+    if hit and not allow:
+        listed = ", ".join(f"{t} ({n} of {totals[t]} test recordings)" for t, n in hit.items())
+        raise AlignedError(f"{enc.alignment['dir']}/{TRAINED_ITEMS}: the adapter was trained on test recordings of "
+                           f"{listed}; its scores would be leaked: pass --allow-aligned-overlap to score anyway "
+                           f"(marked ‡)")
+    return counts
+
+
+def _sha_or_none(path: str) -> str | None:
+    """sha256 of a file's bytes, or None when it cannot be read (the extraction reports it, as --on-error says)."""
+    from align.guard import file_sha
+
+    try:
+        return file_sha(path)
+    except OSError:
+        return None
 
 
 def run_evaluation(entries: list, task_selector: str, args, aligned_dir: Path | None = None) -> list[dict]:
@@ -199,6 +256,7 @@ def run_evaluation(entries: list, task_selector: str, args, aligned_dir: Path | 
     from benchmark_tasks.records import load_records
     from benchmark_tasks.runner import RunConfig, evaluate_task
 
+    args.device = rank_device(args.device)   # the encoder builders below read it when they run
     rank = init_distributed(args.device)
     tasks = select_tasks(task_selector)
     ctx = data_context(args)
@@ -214,14 +272,21 @@ def run_evaluation(entries: list, task_selector: str, args, aligned_dir: Path | 
     records = []
     for label, build in entries:
         enc = build()
+        overlap = aligned_overlap(enc, tasks, ctx, getattr(args, "allow_aligned_overlap", False))
+        summary = getattr(enc, "alignment", None)
         for task in tasks:
             t0 = time.perf_counter()
+            if task.id in overlap:   # this (adapter, task)'s record says how many test items it trained on
+                enc.alignment = {**summary, "test_items_overlap": overlap[task.id]}
             rec = evaluate_task(enc, label, task, ctx, cfg, extract_only=rank != 0)
             if rec is None:
                 continue
             records.append(rec)
             print(f"  {label:<22} {task.id:<22} {rec['metric']} {rec['mean']:.3f} ± {rec['std']:.3f}"
                   f"  ({time.perf_counter() - t0:.1f} s, {rec['timings']['computed']} clips encoded)", flush=True)
+            if rec["n_errors"] or rec["n_warnings"]:
+                print(f"  {'':<22} {'':<22} skipped {rec['n_errors']} file(s), {rec['n_warnings']} warning(s) "
+                      f"(see {rec['error_report']})", flush=True)
     if rank != 0:
         return records
     order = {label: i for i, (label, _) in enumerate(entries)}
@@ -337,4 +402,6 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from adapters._cli import run_cli
+
+    sys.exit(run_cli(main, prog="evaluate.py"))

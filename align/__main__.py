@@ -23,6 +23,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m align", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     add_arguments(parser)
+    parser.add_argument("--debug", action="store_true",
+                        help="show the traceback of an error caused by the input (default: one line, exit code 2)")
     parser.add_argument("--dry-run", action="store_true",
                         help="show the reports (template) or the LLM prompts and the number of paid calls, "
                              "then stop without training")
@@ -33,12 +35,14 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(str(exc))
     if args.dry_run:
         return dry_run(cfg)
+    from align.audio_check import AudioCheckError
+    from align.guard import LeakageGuardError
     from align.report_quality import DegenerateReports
     from align.train import train
 
     try:
         train(cfg)
-    except DegenerateReports as exc:
+    except (DegenerateReports, AudioCheckError, LeakageGuardError) as exc:
         print(f"python -m align: error: {exc}", file=sys.stderr)
         return 2
     return 0
@@ -48,14 +52,12 @@ def dry_run(cfg) -> int:
     """Collect the alignment items (leakage guard included) and show what report writing would do."""
     from pathlib import Path
 
-    from align.data import collect_items
-    from benchmark_tasks import select_tasks
+    from align.data import collect_for
 
-    data = collect_items(select_tasks(cfg.tasks), cfg.data_context(), cfg.encoder, cfg.split_list(),
-                         cfg.val_split or None, cfg.allow_test_items)
+    data = collect_for(cfg)
     items = data.train + data.val
     print(f"{len(data.train)} training and {len(data.val)} held-out recordings; {len(data.excluded)} excluded as "
-          f"test items of some task")
+          f"test items or test subjects of some task")
     if cfg.reports == "llm":
         from align.llm_reports import LLMReportWriter
 
@@ -73,4 +75,6 @@ def dry_run(cfg) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from adapters._cli import run_cli
+
+    sys.exit(run_cli(main, prog="python -m align"))

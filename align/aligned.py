@@ -5,6 +5,9 @@ Layout of `runs/align/<encoder>[-tiny]/` (the default of `python -m align`):
     encoder.safetensors                              the whole encoder's weights after --full-finetune
     heads.safetensors                                audio and text projection heads (zero-shot scoring)
     base_weights.safetensors                         random-weight bases (--tiny) only: the exact base weights
+    trained_items.txt                                sha256 of the audio bytes of every training recording, one
+                                                     per line, sorted (its own sha256 is in align_config.json);
+                                                     evaluate.py --aligned checks test items against it
     align_config.json                                base encoder identity, teacher, loss, data, steps, losses
     train_config.json, train_log.jsonl, checkpoints/ the resolved AlignConfig, the loss curve, resume state
 
@@ -25,6 +28,7 @@ from pathlib import Path
 import torch
 
 from adapters._checkpoint import load_exact, read_safetensors, save_safetensors, sha256_path
+from adapters._errors import UserError
 from adapters._io import write_json
 from align.heads import ProjectionHead
 
@@ -33,9 +37,10 @@ HEADS = "heads.safetensors"
 FULL_WEIGHTS = "encoder.safetensors"
 BASE_WEIGHTS = "base_weights.safetensors"
 PEFT_FILES = ("adapter_config.json", "adapter_model.safetensors")
+TRAINED_ITEMS = "trained_items.txt"
 
 
-class AlignedError(ValueError):
+class AlignedError(UserError, ValueError):
     """An aligned-encoder directory is missing, incomplete, or does not belong to the given base encoder."""
 
 
@@ -81,11 +86,12 @@ def save_base_weights(encoder, out_dir: str | Path) -> str:
 
 
 def save_aligned(out_dir: str | Path, encoder, peft_model, audio_head: ProjectionHead, text_head: ProjectionHead,
-                 info: dict) -> str:
+                 info: dict, trained_sha256: list[str] | None = None) -> str:
     """Write the adapter (peft dir, or the full encoder if `peft_model` is None), heads and align_config.json.
 
     Args:
-        info: align_config.json content; "kind", "adapter_sha256" and "heads" are filled in here.
+        info: align_config.json content; "kind", "adapter_sha256", "heads" (and "trained_items") are filled in here.
+        trained_sha256: sha256 of the audio bytes of each training recording -> trained_items.txt.
     Returns:
         the adapter sha256.
     """
@@ -109,8 +115,40 @@ def save_aligned(out_dir: str | Path, encoder, peft_model, audio_head: Projectio
     sha = adapter_sha256(out, kind)
     head_cfg = {"audio_in": audio_head.in_dim, "text_in": text_head.in_dim, "out": audio_head.out_dim,
                 "hidden": audio_head.layers[0].out_features, "dropout": audio_head.layers[2].p}
+    if trained_sha256 is not None:
+        info = {**info, "trained_items": write_trained_items(out, trained_sha256)}
     write_json(out / ALIGN_CONFIG, {**info, "kind": kind, "adapter_sha256": sha, "heads": head_cfg})
     return sha
+
+
+def write_trained_items(out_dir: str | Path, shas: list[str]) -> dict:
+    """Write out_dir/trained_items.txt (sorted unique sha256, one a line); returns its align_config.json entry."""
+    from adapters._io import write_text
+
+    path = Path(out_dir) / TRAINED_ITEMS
+    unique = sorted(set(shas))
+    write_text(path, "".join(s + "\n" for s in unique))
+    return {"file": TRAINED_ITEMS, "count": len(unique), "sha256": sha256_path(path)}
+
+
+def trained_items(aligned_dir: str | Path) -> set[str] | None:
+    """sha256s of the recordings an adapter trained on; None for an adapter written before they were recorded.
+
+    Raises:
+        AlignedError: trained_items.txt is missing or does not match the sha256 in align_config.json.
+    """
+    d = Path(aligned_dir)
+    entry = read_align_config(d).get("trained_items")
+    if entry is None:
+        return None
+    path = d / entry["file"]
+    if not path.is_file():
+        raise AlignedError(f"{path}: missing from the aligned directory; copy the whole directory or re-run the "
+                           f"alignment")
+    if sha256_path(path) != entry["sha256"]:
+        raise AlignedError(f"{path}: sha256 differs from the one in {ALIGN_CONFIG}; the file was edited or "
+                           f"truncated: copy it again from the alignment run")
+    return {line.strip() for line in path.read_text().splitlines() if line.strip()}
 
 
 def read_align_config(aligned_dir: str | Path) -> dict:

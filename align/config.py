@@ -9,7 +9,8 @@ pushes both batch Gram matrices towards a multiple of the identity, and linear C
 Grams is close to 1: with dropout on, the batch CKA can be raised by amplifying the noise instead of aligning
 (measured on the demo: training-mode batch CKA 0.70 where the same batch in eval mode gives 0.21, and no gain
 on held-out items). `python -m align` exposes every field as
-`--field-name` (booleans as `--flag / --no-flag`); `--config FILE.json` gives a base that flags override. The
+`--field-name` (booleans as `--flag / --no-flag`); `--config FILE.json` gives a base that flags override, and
+`--recipe acula` a preset under both (defaults < recipe < config file < flags; align/recipes.py). The
 resolved config is written next to the output as `train_config.json`.
 """
 
@@ -20,12 +21,14 @@ import json
 from dataclasses import MISSING, asdict, dataclass, field, fields
 from pathlib import Path
 
+from align.recipes import RECIPE_CHOICES, apply_recipe, check_recipe
 from benchmark_tasks._registry import DataContext, default_cache_dir
 
 CHOICES = {"reports": ("template", "llm", "shuffled"), "loss": ("cka", "infonce", "siglip"),
            "ssl": ("mfd", "mam", "none"),
            "cka_variant": ("linear", "acula-feature-gram"), "mfd_distance": ("cosine", "mse"),
-           "crop": ("random", "start")}
+           "crop": ("random", "start"), "on_error": ("fail", "skip"), "teacher_dtype": ("fp32", "bf16", "fp16"),
+           "teacher_pooling": ("mean", "last", "cls"), "recipe": RECIPE_CHOICES}
 
 
 def _f(default, help: str):
@@ -44,9 +47,18 @@ class AlignConfig:
     device: str = _f("cpu", "cpu, cuda, cuda:1 (under torchrun each rank uses cuda:LOCAL_RANK)")
     # data
     tasks: str = _f("demo", "tasks whose items (and their metadata) are aligned, as evaluate.py --tasks")
+    id_columns: str | None = _f(None, "csv manifests (--tasks csv:PATH): comma-separated metadata columns that "
+                                      "identify a subject or recording and never enter a report (id, uuid, "
+                                      "patient, subject, file, path, *_id ... are recognised by name already)")
     splits: str = _f("train", "comma-separated splits used for training (test needs --allow-test-items)")
     val_split: str | None = _f("val", "split for the held-out alignment loss at the end ('' = none)")
     allow_test_items: bool = _f(False, "keep items that are in the test split of some task (leakage; recorded)")
+    guard: str | None = _f(None, "csv:PATH[,csv:PATH...]: manifests whose test items and test subjects (group "
+                                 "column) are also kept out of alignment (align.guard)")
+    allow_unguarded: bool = _f(False, "align even if the test split of a task of an aligned dataset or of a --guard "
+                                      "manifest cannot be read (the unguarded tasks are recorded)")
+    on_error: str = _f("fail", "unreadable audio among the alignment items (all decoded before step 0): stop with "
+                               "the list, or leave them out (both write OUT/errors.json)")
     data_root: str | None = _f(None, "folder with one sub-folder per dataset")
     opera_root: str | None = _f(None, "OPERA checkout with its published split files")
     cache_dir: str | None = _f(None, "demo data, text-embedding and report caches (default $ACULA_ZOO_CACHE "
@@ -63,7 +75,15 @@ class AlignConfig:
     llm_base_url: str | None = _f(None, "--reports llm: endpoint, e.g. http://127.0.0.1:8000/v1")
     llm_model: str | None = _f(None, "--reports llm: model name")
     teacher: str | None = _f(None, "text teacher checkpoint dir or cached hub name (default: offline MiniLM)")
-    teacher_max_length: int = _f(256, "tokens per report")
+    teacher_max_length: int = _f(256, "tokens per report, prefix included")
+    teacher_dtype: str = _f("fp32", "teacher weights dtype (bf16 halves a 4B teacher's memory); pooling runs in fp32")
+    teacher_pooling: str = _f("mean", "sentence embedding over real tokens: mean, last (last real token; causal LMs) "
+                                      "or cls (first token; BERT-style encoders)")
+    teacher_prefix: str = _f("", "instruction text put in front of every report (part of the cache key)")
+    teacher_batch_size: int = _f(32, "reports per teacher forward pass")
+    teacher_device: str | None = _f(None, "where the teacher runs (default: --device); it is freed before training")
+    recipe: str | None = _f(None, "preset of published settings under the config file and flags (align/recipes.py;"
+                                  " acula = AcuLa arXiv 2512.04847, needs --teacher)")
     # what is trained
     full_finetune: bool = _f(False, "train every encoder weight instead of LoRA (AcuLa's setting)")
     lora_rank: int = _f(8, "LoRA rank r")
@@ -85,6 +105,8 @@ class AlignConfig:
     mam_mask_ratio: float = _f(0.7, "mam: fraction of spectrogram patches masked (OPERA-GT: 0.7)")
     # optimisation
     steps: int = _f(1000, "optimizer steps")
+    epochs: float | None = _f(None, "passes over the training items instead of --steps: steps = ceil(epochs * "
+                                    "floor(items / batch_size) / grad_accum), computed at run start")
     batch_size: int = _f(24, "clips per micro-batch, summed over all processes (AcuLa 24)")
     grad_accum: int = _f(2, "micro-batches per optimizer step (AcuLa 2)")
     lr: float = _f(1e-4, "peak learning rate of the encoder weights (LoRA or full)")
@@ -101,13 +123,20 @@ class AlignConfig:
     progress: bool = _f(True, "progress bar with the loss terms")
 
     def __post_init__(self) -> None:
+        if self.recipe == "none":
+            self.recipe = None
         for name, options in CHOICES.items():
-            if getattr(self, name) not in options:
+            if getattr(self, name) not in options and not (name == "recipe" and self.recipe is None):
                 raise ValueError(f"AlignConfig.{name} = {getattr(self, name)!r}; choose from {options}")
         positive = ("steps", "batch_size", "grad_accum", "lora_rank", "head_hidden", "head_out")
         for name in positive:
             if getattr(self, name) < 1:
                 raise ValueError(f"AlignConfig.{name} must be >= 1, got {getattr(self, name)}")
+        if self.epochs is not None and self.epochs <= 0:
+            raise ValueError(f"AlignConfig.epochs must be > 0, got {self.epochs}")
+        if self.teacher_batch_size < 1:
+            raise ValueError(f"AlignConfig.teacher_batch_size must be >= 1, got {self.teacher_batch_size}")
+        check_recipe(self)
         if self.reports == "llm" and not (self.llm_base_url and self.llm_model):
             raise ValueError("AlignConfig: --reports llm needs --llm-base-url and --llm-model")
         if self.tiny and self.weights:
@@ -142,7 +171,7 @@ class AlignConfig:
         unknown = sorted(set(d) - known)
         if unknown:
             raise ValueError(f"AlignConfig: unknown field(s) {unknown}; known: {sorted(known)}")
-        return cls(**d)
+        return cls(**apply_recipe(d))  # a named recipe fills the fields d leaves out
 
 
 def default_out_dir(encoder: str, tiny: bool = False, root: str | Path = "runs/align") -> Path:
@@ -176,7 +205,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def config_from_args(args: argparse.Namespace) -> AlignConfig:
-    """AlignConfig from defaults, then `--config FILE`, then the flags given on the command line."""
+    """AlignConfig from defaults, then `--recipe`'s preset, then `--config FILE`, then the flags given."""
     base = json.loads(Path(args.config).read_text()) if getattr(args, "config", None) else {}
     for f in fields(AlignConfig):
         value = getattr(args, f.name, None)

@@ -1,14 +1,16 @@
 """Alignment data: (audio clip, report) pairs from benchmark tasks, with a guard against test-set leakage.
 
 AcuLa aligned on metadata that covers whole evaluation datasets, test splits included (REFERENCE.md §2). Here an
-item is never used for alignment when its audio is in the test split of ANY registered task whose data is
-available in the DataContext, matched by resolved file path and by sha256 of the file's bytes (so a copy under
-another name is caught too). `allow_test_items=True` keeps such items; the run records that it did.
+item is never used for alignment when its file is in the test split of any task that could be read (by resolved
+path and by sha256 of its bytes), nor when its subject / patient (Item.group) is in the test split of a task of the
+same dataset: align.guard documents the rule and which tasks must be readable. `allow_test_items=True` keeps such
+items; the run records that it did.
 
 Items of several tasks that share a recording (the demo's crackles and wheeze tasks read the same lung clips)
 become one alignment item: one clip, one report, its metadata merged over the tasks. A recording that is in the
 training splits of one task and the validation split of another counts as training data (and is then not used
-for the held-out loss).
+for the held-out loss). A file that cannot even be opened for hashing is listed in `AlignmentData.unreadable`
+(align.audio_check then fails or skips, like every undecodable file).
 
 Audio (`ClipDataset`): adapters.load_audio at the encoder's rate, the task's own preprocessing (as the benchmark
 applies it: benchmark_tasks.preprocess.preprocess_for), `encoder.prepare` (the encoder's length policy), then a
@@ -26,11 +28,14 @@ import numpy as np
 import torch
 
 from adapters._audio import load_audio, repeat_to
+from align.guard import TestIndex, build_test_index, file_sha, group_keys, guard_manifests, resolved
 from align.reports import is_missing, template_report
-from benchmark_tasks._registry import DataContext, all_tasks, load_items
+from benchmark_tasks._registry import DataContext, load_items
 from benchmark_tasks._spec import TaskSpec
-from benchmark_tasks.embeddings import file_sha256
 from benchmark_tasks.preprocess import Preprocess, preprocess_for
+
+__all__ = ["AlignItem", "AlignmentData", "ClipDataset", "TestIndex", "build_test_index", "collect_for",
+           "collect_items", "decode_clip", "write_reports"]
 
 
 @dataclass(frozen=True)
@@ -48,21 +53,12 @@ class AlignItem:
 
 
 @dataclass
-class TestIndex:
-    """Test-split recordings of every task whose data could be read: path -> tasks, sha256 -> tasks."""
-
-    paths: dict[str, set] = field(default_factory=dict)
-    shas: dict[str, set] = field(default_factory=dict)
-    checked: list[str] = field(default_factory=list)
-    unavailable: dict[str, list] = field(default_factory=dict)  # reason -> task ids
-
-    def tasks_of(self, path: str, sha: str) -> set:
-        return self.paths.get(path, set()) | self.shas.get(sha, set())
-
-
-@dataclass
 class AlignmentData:
-    """Training and held-out items plus what the leakage guard did (see `summary`)."""
+    """Training and held-out items plus what the leakage guard did (see `summary`).
+
+    excluded: one dict per excluded (task, item): path, task, split, match ("file" or "group"), reason.
+    unreadable: files left out because they could not be read: {"path", "reason", "split"} (--on-error skip).
+    """
 
     train: list[AlignItem]
     val: list[AlignItem]
@@ -72,61 +68,19 @@ class AlignmentData:
     tasks: list[str]
     splits: tuple[str, ...]
     allow_test_items: bool
+    unreadable: list[dict] = field(default_factory=list)
 
     def summary(self) -> dict:
         """JSON-ready record for align_config.json."""
+        policy = ("test items allowed" if self.allow_test_items else
+                  "train splits only; items in any task's test split excluded (matched by path and sha256), and "
+                  "recordings of any subject in the test split of a task of the same dataset")
         return {"tasks": self.tasks, "items": len(self.train), "val_items": len(self.val),
-                "splits": list(self.splits), "split_policy": "train splits only; items in any task's test split "
-                "excluded (matched by path and sha256)" if not self.allow_test_items else "test items allowed",
+                "splits": list(self.splits), "split_policy": policy,
                 "allow_test_items": self.allow_test_items, "test_items_used": self.test_items_used,
-                "excluded_test_items": len(self.excluded), "leakage_guard_tasks": self.index.checked,
-                "leakage_guard_unavailable": self.index.unavailable}
-
-
-def _resolved(path: str) -> str:
-    return str(Path(path).expanduser().resolve())
-
-
-def build_test_index(ctx: DataContext, extra_tasks: list[TaskSpec] = ()) -> TestIndex:
-    """Index the test split of every registered task (and `extra_tasks`) whose data can be read.
-
-    A task whose reader raises FileNotFoundError (benchmark_tasks DatasetError: no --data-root, dataset folder
-    or split file missing) is listed in `unavailable` under the reason. Demo tasks are only read when the demo
-    is already generated or one of `extra_tasks` is a demo task (reading them would otherwise generate it).
-    """
-    from benchmark_tasks.demo import demo_root
-
-    index = TestIndex()
-    tasks = {t.id: t for t in [*all_tasks(), *extra_tasks]}
-    using_demo = any(t.dataset == "demo" for t in extra_tasks)
-    for task in tasks.values():
-        if task.dataset == "demo" and not using_demo and not demo_root(ctx, task.options.get("seed", 0)).exists():
-            index.unavailable.setdefault("demo not generated", []).append(task.id)
-            continue
-        try:
-            items = load_items(task, ctx)
-        except FileNotFoundError as exc:
-            index.unavailable.setdefault(str(exc), []).append(task.id)
-            continue
-        index.checked.append(task.id)
-        for it in (i for i in items if i.split == "test"):
-            path = _resolved(it.path)
-            index.paths.setdefault(path, set()).add(task.id)
-            if Path(path).is_file():
-                index.shas.setdefault(_sha(path), set()).add(task.id)
-    return index
-
-
-_SHA_CACHE: dict[tuple, str] = {}
-
-
-def _sha(path: str) -> str:
-    """sha256 of a file, memoised by (path, size, mtime)."""
-    st = Path(path).stat()
-    key = (path, st.st_size, st.st_mtime_ns)
-    if key not in _SHA_CACHE:
-        _SHA_CACHE[key] = file_sha256(path)
-    return _SHA_CACHE[key]
+                "excluded_test_items": len(self.excluded),
+                "excluded_by_group": sum(e["match"] == "group" for e in self.excluded),
+                **self.index.summary(), "skipped_unreadable": len(self.unreadable)}
 
 
 def _merge(a: dict, b: dict) -> dict:
@@ -138,35 +92,53 @@ def _merge(a: dict, b: dict) -> dict:
     return out
 
 
+def _leak(index: TestIndex, path: str, sha: str, key) -> tuple[str, str] | None:
+    """("file" | "group", reason) when the item must not be aligned on, else None."""
+    tasks = index.tasks_of(path, sha)
+    if tasks:
+        return "file", f"in the test split of {', '.join(sorted(tasks))}"
+    tasks = index.group_tasks(key)
+    if tasks:
+        return "group", f"subject {key[1]!r} of {key[0]} is in the test split of {', '.join(sorted(tasks))}"
+    return None
+
+
 def collect_items(tasks: list[TaskSpec], ctx: DataContext, encoder_name: str, splits=("train",),
-                  val_split: str | None = "val", allow_test_items: bool = False,
-                  index: TestIndex | None = None) -> AlignmentData:
+                  val_split: str | None = "val", allow_test_items: bool = False, index: TestIndex | None = None,
+                  guard: list[TaskSpec] = (), allow_unguarded: bool = False) -> AlignmentData:
     """Alignment items of `tasks` (reports not written yet; see `write_reports`).
 
     Args:
         encoder_name: picks the task preprocessing (benchmark_tasks.preprocess.preprocess_for).
         splits: splits used for training; val_split: split for the held-out loss (None = none).
-        index: a TestIndex (default: built with `build_test_index(ctx, tasks)`).
+        index: a TestIndex (default: `build_test_index(ctx, tasks, guard, allow_unguarded)`).
+        guard: extra guard tasks (--guard manifests); allow_unguarded: see align.guard.build_test_index.
     """
-    index = index if index is not None else build_test_index(ctx, tasks)
+    index = index if index is not None else build_test_index(ctx, tasks, guard, allow_unguarded)
     by_sha: dict[str, AlignItem] = {}
-    excluded, used_test = [], set()
+    excluded, used_test, unreadable = [], set(), []
     wanted = set(splits) | ({val_split} if val_split else set())
     for task in tasks:
         prep = preprocess_for(task, encoder_name)
-        for it in load_items(task, ctx):
+        items = load_items(task, ctx)
+        for it, key in zip(items, group_keys(task, items)):
             if it.split not in wanted:
                 continue
-            path = _resolved(it.path)
-            sha = _sha(path)
-            in_test = index.tasks_of(path, sha)
-            if in_test and not allow_test_items:
-                excluded.append({"path": path, "task": task.id, "split": it.split,
-                                 "reason": f"in the test split of {', '.join(sorted(in_test))}"})
-                continue
-            if in_test:
-                used_test.add(sha)
+            path = resolved(it.path)
             split = "train" if it.split in splits else "val"
+            try:
+                sha = file_sha(path)
+            except OSError as exc:
+                unreadable.append({"path": path, "reason": f"cannot read file: {exc.strerror or exc}",
+                                   "split": split})
+                continue
+            leak = _leak(index, path, sha, key)
+            if leak and not allow_test_items:
+                excluded.append({"path": path, "task": task.id, "split": it.split, "match": leak[0],
+                                 "reason": leak[1]})
+                continue
+            if leak:
+                used_test.add(sha)
             new = AlignItem(path, sha, task.modality, split, (task.id,), dict(it.metadata), prep)
             old = by_sha.get(sha)
             if old is not None:
@@ -176,11 +148,21 @@ def collect_items(tasks: list[TaskSpec], ctx: DataContext, encoder_name: str, sp
             by_sha[sha] = new
     items = sorted(by_sha.values(), key=lambda i: i.path)
     train = [i for i in items if i.split == "train"]
-    if not train:
+    if not train and not unreadable:
         raise ValueError(f"no alignment items: tasks {[t.id for t in tasks]} have no {'/'.join(splits)} items "
-                         f"left ({len(excluded)} excluded as test items of some task); check --tasks/--splits")
+                         f"left ({len(excluded)} excluded as test items or test subjects of some task); check "
+                         f"--tasks/--splits")
     return AlignmentData(train, [i for i in items if i.split == "val"], excluded, len(used_test), index,
-                         [t.id for t in tasks], tuple(splits), allow_test_items)
+                         [t.id for t in tasks], tuple(splits), allow_test_items, unreadable)
+
+
+def collect_for(cfg) -> AlignmentData:
+    """collect_items with everything an AlignConfig says: tasks, splits, data, --guard, --allow-unguarded."""
+    from benchmark_tasks import select_tasks
+
+    return collect_items(select_tasks(cfg.tasks), cfg.data_context(), cfg.encoder, cfg.split_list(),
+                         cfg.val_split or None, cfg.allow_test_items, guard=guard_manifests(cfg.guard),
+                         allow_unguarded=cfg.allow_unguarded)
 
 
 def write_reports(items: list[AlignItem], mode: str = "template", seed: int = 0, llm_base_url: str | None = None,
@@ -201,6 +183,15 @@ def write_reports(items: list[AlignItem], mode: str = "template", seed: int = 0,
     return [replace(i, report=r) for i, r in zip(items, reports)]
 
 
+def decode_clip(item: AlignItem, sample_rate: int, prepare: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
+    """Item decoded at `sample_rate` (Hz), task-preprocessed and length-prepared: [S'] float32 in [-1, 1].
+
+    Raises:
+        AudioReadError: the file is missing, empty, not audio, or holds non-finite samples (names the file).
+    """
+    return prepare(item.prep.apply(load_audio(item.path, sample_rate), sample_rate))
+
+
 class ClipDataset(torch.utils.data.Dataset):
     """Fixed-length training clips: item i -> ([train_samples] float32 in [-1, 1], i).
 
@@ -211,14 +202,18 @@ class ClipDataset(torch.utils.data.Dataset):
         train_samples: output length in samples.
         crop: "random" (offset drawn from (seed, epoch, i): reproducible, different every epoch) or "start".
         cache_audio: keep each decoded, prepared clip in memory after its first use.
+        preloaded: path -> clip already decoded by `decode_clip` (align.audio_check); used when cache_audio.
     """
 
     def __init__(self, items: list[AlignItem], sample_rate: int, prepare: Callable[[np.ndarray], np.ndarray],
-                 train_samples: int, crop: str = "random", seed: int = 0, cache_audio: bool = True):
+                 train_samples: int, crop: str = "random", seed: int = 0, cache_audio: bool = True,
+                 preloaded: dict[str, np.ndarray] | None = None):
         self.items, self.sample_rate, self.prepare = items, int(sample_rate), prepare
         self.train_samples, self.crop, self.seed, self.cache_audio = int(train_samples), crop, int(seed), cache_audio
         self.epoch = 0
-        self._cache: dict[int, np.ndarray] = {}
+        preloaded = preloaded if cache_audio and preloaded else {}
+        self._cache: dict[int, np.ndarray] = {i: preloaded[it.path] for i, it in enumerate(items)
+                                              if it.path in preloaded}
 
     def __len__(self) -> int:
         return len(self.items)
@@ -230,9 +225,7 @@ class ClipDataset(torch.utils.data.Dataset):
         """Item i decoded at the encoder's rate, task-preprocessed and length-prepared (before the crop)."""
         if i in self._cache:
             return self._cache[i]
-        item = self.items[i]
-        wav = load_audio(item.path, self.sample_rate)
-        wav = self.prepare(item.prep.apply(wav, self.sample_rate))
+        wav = decode_clip(self.items[i], self.sample_rate, self.prepare)
         if self.cache_audio:
             self._cache[i] = wav
         return wav

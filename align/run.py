@@ -3,10 +3,10 @@ the model, objective, optimizer and schedule come from align.model, so this modu
 
 `prepare_run` builds, in this order (the order fixes what the seed produces): the base encoder (random weights
 come from build_encoder's fixed init seed), the alignment items and their reports, the teacher embeddings (computed
-once, cached on disk; rank 0 first so the other processes read its cache), the frozen copy of the base for the
-mfd term, LoRA (or full fine-tuning), the heads, AdamW and the warm-up/cosine schedule. With `resume` it then
-loads the newest checkpoint, including this process's RNG state. `AlignRun.finish` computes the held-out
-alignment loss and writes the aligned directory (align.aligned.save_aligned).
+once, cached on disk; rank 0 first so the other processes read its cache; then the teacher is freed), the
+frozen copy of the base for the mfd term, LoRA (or full fine-tuning), the heads, AdamW and the warm-up/cosine
+schedule. With `resume` it then loads the newest checkpoint, including this process's RNG state.
+`AlignRun.finish` computes the held-out alignment loss and writes the aligned directory (align.aligned.save_aligned).
 """
 
 from __future__ import annotations
@@ -114,13 +114,14 @@ class AlignRun:
             "data": {**self.data.summary(), "train_seconds": self.train_samples / self.sample_rate,
                      "crop": cfg.crop, "reports_example": self.dataset.items[0].report},
             "optimisation": {"steps": self.step, "batch_size": cfg.batch_size, "grad_accum": cfg.grad_accum,
-                             "lr": cfg.lr, "head_lr": head_lr, "weight_decay": cfg.weight_decay,
+                             "epochs": cfg.epochs, "lr": cfg.lr, "head_lr": head_lr, "weight_decay": cfg.weight_decay,
                              "warmup_steps": cfg.warmup_steps, "clip_grad": cfg.clip_grad, "processes": self.world},
-            "seed": cfg.seed, "final_losses": final, "config_fingerprint": self.fingerprint,
+            "recipe": cfg.recipe, "seed": cfg.seed, "final_losses": final, "config_fingerprint": self.fingerprint,
             "wall_time_s": round(time.perf_counter() - self.t0, 1), "versions": _versions(),
             "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         }
-        sha = save_aligned(self.out, self.encoder, self.peft_model, self.model.audio_head, self.model.text_head, info)
+        sha = save_aligned(self.out, self.encoder, self.peft_model, self.model.audio_head, self.model.text_head, info,
+                           trained_sha256=[i.sha256 for i in self.dataset.items])
         self.write_log()
         print(f"aligned encoder written to {self.out} (adapter sha256 {sha[:16]}; final losses {final})", flush=True)
         return sha
@@ -152,12 +153,13 @@ def finished_run(cfg: AlignConfig) -> bool:
     """
     from align.aligned import ALIGN_CONFIG
     from align.checkpointing import RESUME_FREE, config_fingerprint
+    from align.recipes import shaping_config
 
     path = cfg.out_dir() / ALIGN_CONFIG
     if not (cfg.resume and path.is_file()):
         return False
     found = json.loads(path.read_text()).get("config_fingerprint")
-    if found != config_fingerprint(cfg.to_dict()):
+    if found != config_fingerprint(shaping_config(cfg)):
         raise ValueError(f"{path}: a finished run with other settings (fingerprint {found}); resume it with its "
                          f"train_config.json (--config) or choose another --out. Only {', '.join(RESUME_FREE)} "
                          f"may change on --resume")
@@ -185,20 +187,24 @@ def prepare_run(cfg: AlignConfig, dist, device: str) -> AlignRun:
     from adapters import build_encoder, get_encoder_class
     from adapters._io import write_json
     from align.aligned import base_identity, save_base_weights
-    from align.checkpointing import config_fingerprint, load_checkpoint
-    from align.data import ClipDataset, collect_items, write_reports
+    from align.audio_check import apply_policy, check_audio, merge_errors
+    from align.checkpointing import config_fingerprint, load_latest_valid
+    from align.data import ClipDataset, collect_for, write_reports
     from align.heads import ProjectionHead
     from align.lora import apply_lora, format_summary, prepare_full_finetune, trainable_summary
     from align.model import AlignModel, build_objective, build_optimizer, effective_ssl, warmup_cosine
+    from align.recipes import recipe_departures, shaping_config, steps_for_epochs
     from align.report_quality import check_teachable, summarize_reports
     from align.teacher import TextTeacher
-    from benchmark_tasks import select_tasks
 
     t0 = time.perf_counter()
     out = cfg.out_dir()
-    fingerprint = config_fingerprint(cfg.to_dict())
+    fingerprint = config_fingerprint(shaping_config(cfg))  # with epochs set, steps (derived below) is left out
     ckpt = _check_out(cfg, out)
     say = print if dist.main else (lambda *a, **k: None)  # a few lines of facts; --no-progress only hides the bar
+    if cfg.recipe:
+        changed = ", ".join(f"{k}={v!r} (recipe {r!r})" for k, (v, r) in recipe_departures(cfg).items())
+        say(f"recipe {cfg.recipe} (align/recipes.py){'; overridden: ' + changed if changed else ''}", flush=True)
     if cfg.batch_size % dist.world:
         raise ValueError(f"batch_size {cfg.batch_size} is not divisible by the {dist.world} processes")
 
@@ -214,10 +220,14 @@ def prepare_run(cfg: AlignConfig, dist, device: str) -> AlignRun:
     if cfg.weights is None and dist.main:  # random weights: keep an exact copy beside the adapter
         base_info["base_weights_sha256"] = save_base_weights(encoder, out)
 
-    ctx = cfg.data_context()
-    tasks = select_tasks(cfg.tasks)
-    data = _rank0_first(dist, lambda: collect_items(tasks, ctx, cfg.encoder, cfg.split_list(), cfg.val_split or None,
-                                                    cfg.allow_test_items))
+    data = _rank0_first(dist, lambda: collect_for(cfg))
+    # fail early: decode every recording now (training clips are kept when cache_audio; see align.audio_check)
+    sr = encoder.spec.sample_rate
+    keep = {i.path for i in data.train} if cfg.cache_audio else set()
+    checked = check_audio(data.train + data.val, sr, encoder.prepare, keep, cfg.progress and dist.main,
+                          *((0, 1) if cfg.cache_audio else (dist.rank, dist.world)), workers=cfg.num_workers)
+    bad = checked.errors if cfg.cache_audio else merge_errors(*dist.gather_objects(checked.errors))
+    data = apply_policy(data, bad, cfg.on_error, out, write=dist.main)
     writer = "template" if cfg.reports == "shuffled" else cfg.reports   # the control permutes template reports
     reports = dict(mode=writer, seed=cfg.report_seed, llm_base_url=cfg.llm_base_url, llm_model=cfg.llm_model,
                    cache_dir=cfg.cache_root())
@@ -228,12 +238,18 @@ def prepare_run(cfg: AlignConfig, dist, device: str) -> AlignRun:
         train_items = shuffle_reports(train_items, cfg.report_seed)
     val_items = _rank0_first(dist, lambda: write_reports(data.val, **reports))
     say(f"alignment data: {len(train_items)} training and {len(val_items)} held-out recordings from "
-        f"{len(tasks)} task(s); {len(data.excluded)} excluded as test items of some task"
+        f"{len(data.tasks)} task(s); {len(data.excluded)} excluded as test items or test subjects of some task"
         f"{' (test items ALLOWED)' if cfg.allow_test_items else ''}", flush=True)
-    teacher = TextTeacher(cfg.teacher, device=device, max_length=cfg.teacher_max_length,
-                          cache_dir=cfg.cache_root() / "text_embeddings")
+    if cfg.epochs is not None:  # the step count follows from the training items (align.recipes.steps_for_epochs)
+        cfg.steps = steps_for_epochs(cfg.epochs, len(train_items), cfg.batch_size, cfg.grad_accum)
+        say(f"{cfg.epochs:g} epochs of {len(train_items)} recordings in batches of {cfg.batch_size} x "
+            f"{cfg.grad_accum} = {cfg.steps} optimizer steps", flush=True)
+    teacher = TextTeacher(cfg.teacher, device=cfg.teacher_device or device, max_length=cfg.teacher_max_length,
+                          batch_size=cfg.teacher_batch_size, cache_dir=cfg.cache_root() / "text_embeddings",
+                          dtype=cfg.teacher_dtype, pooling=cfg.teacher_pooling, prefix=cfg.teacher_prefix)
     train_text = _rank0_first(dist, lambda: teacher.encode([i.report for i in train_items]))
     val_text = _rank0_first(dist, lambda: teacher.encode([i.report for i in val_items]))
+    teacher.release()  # embeddings computed once (and cached): the teacher's memory is free before training
     quality = summarize_reports([i.report for i in train_items], [i.metadata for i in train_items], train_text)
     say(quality.describe(), flush=True)
     check_teachable(quality, cfg.reports)
@@ -255,10 +271,9 @@ def prepare_run(cfg: AlignConfig, dist, device: str) -> AlignRun:
     optimizer = build_optimizer(cfg, model)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, warmup_cosine(cfg.warmup_steps, cfg.steps))
 
-    sr = encoder.spec.sample_rate
     seconds = cfg.train_seconds or encoder.spec.clip_seconds or 8.0
     dataset = ClipDataset(train_items, sr, encoder.prepare, int(round(seconds * sr)), cfg.crop, cfg.seed,
-                          cfg.cache_audio)
+                          cfg.cache_audio, preloaded=checked.clips)
     if len(dataset) // dist.world < cfg.batch_size // dist.world:
         raise ValueError(f"{len(dataset)} training recordings are fewer than one batch ({cfg.batch_size}); lower "
                          f"--batch-size or add --tasks")
@@ -266,8 +281,12 @@ def prepare_run(cfg: AlignConfig, dist, device: str) -> AlignRun:
                    val_text, data, teacher, base_info, trainable, sr, dataset.train_samples, fingerprint, device,
                    dist.world, t0=t0)
     if ckpt is not None:
-        run.restore(load_checkpoint(ckpt, fingerprint), dist.rank)
-        say(f"resumed from {ckpt} at step {run.step}", flush=True)
+        ckpt, payload = load_latest_valid(out, fingerprint, say)
+        if payload is None:
+            say(f"no readable checkpoint in {out / 'checkpoints'}; starting at step 0", flush=True)
+        else:
+            run.restore(payload, dist.rank)
+            say(f"resumed from {ckpt} at step {run.step}", flush=True)
     elif dist.main:
         write_json(out / "train_config.json", {**cfg.to_dict(), "out": str(out)})
     return run

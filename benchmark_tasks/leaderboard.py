@@ -21,9 +21,10 @@ def pretraining_overlap(rec: dict) -> bool:
 
 
 def used_test_items(rec: dict) -> bool:
-    """True when the aligned encoder was trained with test items of some task (explicit --allow-test-items)."""
+    """True when the aligned encoder was trained with test items of some task (explicit --allow-test-items) or
+    with test items of this very task (evaluate.py --allow-aligned-overlap)."""
     info = rec.get("alignment") or {}
-    return bool(info.get("allow_test_items") or info.get("test_items_used"))
+    return bool(info.get("allow_test_items") or info.get("test_items_used") or info.get("test_items_overlap"))
 
 
 def _cell(rec: dict) -> str:
@@ -73,7 +74,8 @@ def render_markdown(records: list[dict]) -> str:
     if any(pretraining_overlap(r) for r in records):
         notes.append("† the encoder was pretrained on this task's dataset (its recordings may include the test set)")
     if any(used_test_items(r) for r in records):
-        notes.append("‡ aligned with test items of some task (--allow-test-items): not comparable")
+        notes.append("‡ aligned with test items of some task (--allow-test-items) or of this task "
+                     "(--allow-aligned-overlap): not comparable")
     return "\n".join(lines) + "\n" + "".join(f"\n{n}\n" for n in notes)
 
 

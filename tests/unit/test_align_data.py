@@ -9,6 +9,7 @@ import pytest
 import soundfile as sf
 
 import align.data as data_mod
+import align.guard as guard_mod
 from align.config import AlignConfig
 from align.data import ClipDataset, build_test_index, collect_items, write_reports
 from benchmark_tasks._registry import DataContext
@@ -50,7 +51,8 @@ def world(tmp_path, monkeypatch):
         return items[task.id]
 
     monkeypatch.setattr(data_mod, "load_items", fake_load)
-    monkeypatch.setattr(data_mod, "all_tasks", lambda: list(tasks.values()))
+    monkeypatch.setattr(guard_mod, "load_items", fake_load)
+    monkeypatch.setattr(guard_mod, "all_tasks", lambda: list(tasks.values()))
     return tasks, a, tmp_path
 
 

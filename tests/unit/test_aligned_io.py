@@ -18,6 +18,7 @@ from align.aligned import (
     resolve_aligned_dir,
     save_aligned,
     save_base_weights,
+    trained_items,
 )
 from align.heads import ProjectionHead
 from align.lora import apply_lora
@@ -176,3 +177,23 @@ def test_an_encoder_cannot_take_two_adapters(aligned):
 def test_default_directory():
     assert str(resolve_aligned_dir(None, "opera-gt", tiny=True)) == "runs/align/opera-gt-tiny"
     assert str(resolve_aligned_dir("x/y", "opera-gt")) == "x/y"
+
+
+def test_trained_items_are_written_beside_the_adapter(tmp_path):
+    enc = _fresh_base()
+    info = {"base": {**base_identity(enc), "tiny": True, "random_init": True}, "teacher": {"path": "none"}}
+    heads = ProjectionHead(32, 16, 8, 0.0), ProjectionHead(384, 16, 8, 0.0)
+    shas = ["b" * 64, "a" * 64, "b" * 64]
+    save_aligned(tmp_path, enc, apply_lora(enc, rank=2, alpha=4), *heads, info, trained_sha256=shas)
+    assert (tmp_path / "trained_items.txt").read_text() == "a" * 64 + "\n" + "b" * 64 + "\n"
+    entry = json.loads((tmp_path / "align_config.json").read_text())["trained_items"]
+    assert entry["file"] == "trained_items.txt" and entry["count"] == 2 and len(entry["sha256"]) == 64
+    assert trained_items(tmp_path) == {"a" * 64, "b" * 64}
+    (tmp_path / "trained_items.txt").write_text("a" * 64 + "\n")
+    with pytest.raises(AlignedError, match="trained_items.txt: sha256 differs"):
+        trained_items(tmp_path)
+
+
+def test_adapter_without_trained_items_is_not_checked(aligned):
+    out, _, _ = aligned
+    assert trained_items(out) is None
