@@ -22,6 +22,7 @@ rounding (the mam term is averaged per process). Only rank 0 writes.
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Callable
 from contextlib import nullcontext
@@ -240,4 +241,29 @@ def align_for_demo(encoder_name: str = "opera-gt", config: str = "tiny", out_dir
                       out=str(out_dir) if out_dir is not None else None,
                       cache_dir=str(cache_dir) if cache_dir is not None else None, progress=progress, resume=True,
                       **{**DEMO_SETTINGS, **overrides})
+    _drop_stale_demo_run(cfg)
     return train(cfg)
+
+
+def _drop_stale_demo_run(cfg: AlignConfig) -> None:
+    """A demo output folder made with other settings (an older version's) is the demo's own output: start it
+    anew instead of refusing to resume, and say so."""
+    import shutil
+
+    from align.checkpointing import config_fingerprint
+    from align.recipes import shaping_config
+
+    out = cfg.out_dir()
+    saved = out / "train_config.json"
+    if not saved.is_file():
+        return
+    try:
+        old = json.loads(saved.read_text())
+        old.pop("out", None)
+        same = config_fingerprint(shaping_config(AlignConfig.from_dict(old))) == config_fingerprint(
+            shaping_config(cfg))
+    except (ValueError, TypeError):
+        same = False
+    if not same:
+        print(f"{out}: made with other settings (an earlier version?); aligning the demo anew", flush=True)
+        shutil.rmtree(out)

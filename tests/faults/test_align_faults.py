@@ -53,3 +53,18 @@ def test_truncated_newest_checkpoint_falls_back_and_resumes_exactly(tmp_path, ca
     assert f"{newest} is unreadable" in out and "resumed from" in out and "step-0000002.pt at step 2" in out
     info = [json.loads((d / "align_config.json").read_text()) for d in (whole, resumed)]
     assert info[0]["adapter_sha256"] == info[1]["adapter_sha256"]
+
+
+def test_demo_alignment_made_with_other_settings_is_redone(tmp_path, capsys):
+    from align.train import _drop_stale_demo_run
+
+    cfg = _cfg(tmp_path, "demo")
+    out = cfg.out_dir()
+    out.mkdir()
+    (out / "train_config.json").write_text(json.dumps({**cfg.to_dict(), "lr": 0.5, "out": str(out)}))
+    _drop_stale_demo_run(cfg)
+    assert not out.exists() and "aligning the demo anew" in capsys.readouterr().out
+    out.mkdir()
+    (out / "train_config.json").write_text(json.dumps({**cfg.to_dict(), "out": str(out)}))
+    _drop_stale_demo_run(cfg)                                   # same settings: kept (it resumes)
+    assert out.exists()
