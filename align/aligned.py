@@ -70,12 +70,38 @@ def adapter_files(aligned_dir: str | Path, kind: str) -> list[Path]:
 
 
 def adapter_sha256(aligned_dir: str | Path, kind: str = "lora") -> str:
-    """sha256 over the adapter files (file names and bytes, fixed order)."""
+    """sha256 of the adapter's canonical content: identical weights and settings give the same value.
+
+    Weight files count by their tensors (names, dtypes, shapes, bytes; not the file bytes, whose header order a
+    writer may vary); JSON files by their content with keys sorted and lists of names (peft's `target_modules`,
+    written in set order, which changes with the hash seed) sorted.
+    """
     h = hashlib.sha256()
     for path in adapter_files(aligned_dir, kind):
         h.update(path.name.encode() + b"\0")
-        h.update(sha256_path(path).encode())
+        h.update(_canonical_digest(path).encode())
     return h.hexdigest()
+
+
+def _canonical_digest(path: Path) -> str:
+    if path.suffix == ".json":
+        def canon(obj):
+            if isinstance(obj, dict):
+                return {k: canon(v) for k, v in obj.items()}
+            if isinstance(obj, list) and all(isinstance(v, str) for v in obj):
+                return sorted(obj)
+            return [canon(v) for v in obj] if isinstance(obj, list) else obj
+
+        text = json.dumps(canon(json.loads(path.read_text())), sort_keys=True)
+        return hashlib.sha256(text.encode()).hexdigest()
+    if path.suffix == ".safetensors":
+        h = hashlib.sha256()
+        for name, t in sorted((k, v) for k, v in read_safetensors(path).items() if k != "__metadata__"):
+            t = t.contiguous()
+            h.update(f"{name}|{t.dtype}|{tuple(t.shape)}|".encode())
+            h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
+        return h.hexdigest()
+    return sha256_path(path)
 
 
 def save_base_weights(encoder, out_dir: str | Path) -> str:
