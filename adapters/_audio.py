@@ -28,8 +28,12 @@ def read_audio(path: str | Path) -> tuple[np.ndarray, int]:
     import soundfile as sf
 
     path = Path(path)
+    if path.is_symlink() and not path.exists():
+        raise AudioReadError(path, f"dangling symbolic link (to {path.readlink()}); fix or remove the link")
     if not path.exists():
         raise AudioReadError(path, "file does not exist; check the path in your manifest or --data-root")
+    if path.is_dir():
+        raise AudioReadError(path, "is a directory, not an audio file; point the manifest at a file")
     if path.stat().st_size == 0:
         raise AudioReadError(path, "file is empty (0 bytes); re-download or remove it from the task")
     try:

@@ -60,3 +60,56 @@ def test_a_file_the_encoder_fails_on_is_reported_per_file_and_skippable(tmp_path
     assert res.errors[0]["reason"].startswith("the encoder failed on this file: DefaultCPUAllocator")
     with pytest.raises(ExtractionFailed, match="c2.wav"):
         extract_embeddings(enc, items, tmp_path / "cache2", on_error="fail", progress=False)
+
+
+def _corpus(tmp_path):
+    """(name, path, expected outcome): a regex the AudioReadError must match, or None = decodes."""
+    rng = np.random.default_rng(1)
+    noise = (0.2 * rng.standard_normal(16000)).astype(np.float32)
+    cases = []
+
+    def add(name, make, expect):
+        path = tmp_path / name
+        make(path)
+        cases.append((name, path, expect))
+
+    add("zero_bytes.wav", lambda p: p.write_bytes(b""), r"empty \(0 bytes\)")
+    add("header_only.wav", lambda p: (sf.write(p, noise, 16000), p.write_bytes(p.read_bytes()[:44])),
+        r"no samples|not readable as audio")
+    add("nan.wav", lambda p: sf.write(p, np.where(np.arange(16000) % 7 == 0, np.nan, noise), 16000,
+                                      subtype="FLOAT"), r"NaN or infinite")
+    add("inf.wav", lambda p: sf.write(p, np.where(np.arange(16000) == 5, np.inf, noise), 16000, subtype="FLOAT"),
+        r"NaN or infinite")
+    add("text_named.wav", lambda p: p.write_text("patient_id,label\n1,2\n"), r"not readable as audio.*convert")
+    add("opus_unsupported.xyz", lambda p: p.write_bytes(b"OggS" + bytes(200)), r"not readable as audio")
+    add("one_hz.wav", lambda p: sf.write(p, noise[:20], 1), r"below 1000 Hz")
+    add("directory.wav", lambda p: p.mkdir(), r"is a directory")
+    add("dangling.wav", lambda p: p.symlink_to(tmp_path / "nowhere.wav"), r"dangling symbolic link")
+    add("pcm8.wav", lambda p: sf.write(p, noise, 16000, subtype="PCM_U8"), None)
+    add("pcm24.wav", lambda p: sf.write(p, noise, 16000, subtype="PCM_24"), None)
+    add("six_channels.wav", lambda p: sf.write(p, np.stack([noise] * 6, 1), 16000), None)
+    add("rate_384k.wav", lambda p: sf.write(p, np.tile(noise, 3), 384000), None)
+    return cases
+
+
+def test_every_corpus_file_decodes_or_fails_with_its_reason(tmp_path):
+    for name, path, expect in _corpus(tmp_path):
+        if expect is None:
+            wav, sr = read_audio(path)
+            assert wav.dtype == np.float32 and wav.ndim == 1 and np.abs(wav).max() <= 1.0, name
+        else:
+            with pytest.raises(AudioReadError, match=expect) as info:
+                read_audio(path)
+            assert name in str(info.value), name
+
+
+def test_bad_files_are_listed_with_reasons_and_skip_keeps_the_rest(tmp_path):
+    corpus = _corpus(tmp_path)
+    items = [_item(path, i) for i, (_, path, _) in enumerate(corpus)]
+    res = extract_embeddings(build_encoder("logmel-stats"), items, tmp_path / "cache", on_error="skip",
+                             progress=False)
+    bad = {e["path"].rsplit("/", 1)[-1] for e in res.errors}
+    assert bad == {name for name, _, expect in corpus if expect is not None}
+    assert len(res.ok_items) == 4
+    with pytest.raises(ExtractionFailed, match=r"9 unreadable file\(s\)"):
+        extract_embeddings(build_encoder("logmel-stats"), items, tmp_path / "cache", progress=False)
