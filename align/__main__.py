@@ -62,14 +62,15 @@ def dry_run(cfg) -> int:
         from align.llm_reports import LLMReportWriter
 
         writer = LLMReportWriter(cfg.llm_base_url, cfg.llm_model, cache_dir=Path(cfg.cache_root()) / "llm_reports")
-        plan = writer.dry_run([i.metadata for i in items], [i.modality for i in items], show=True)
+        plan = writer.dry_run([i.metadata for i in items], [i.modality for i in items], show=True,
+                              declarations=[i.declaration for i in items])
         print(f"{plan['calls']} LLM call(s) to make, {plan['cached']} prompt(s) already cached, "
               f"for {plan['items']} recordings")
     else:
         from align.reports import template_report
 
         for i in items[:5]:
-            print(f"- {template_report(i.metadata, i.modality, cfg.report_seed)}")
+            print(f"- {template_report(i.metadata, i.modality, cfg.report_seed, declaration=i.declaration)}")
         print(f"template reports for {len(items)} recordings (offline; no calls)")
     return 0
 

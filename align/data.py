@@ -32,6 +32,7 @@ from align.guard import TestIndex, build_test_index, file_sha, group_keys, guard
 from align.reports import is_missing, template_report
 from benchmark_tasks._registry import DataContext, load_items
 from benchmark_tasks._spec import TaskSpec
+from benchmark_tasks.clinical import Declaration, task_declaration
 from benchmark_tasks.preprocess import Preprocess, preprocess_for
 
 __all__ = ["AlignItem", "AlignmentData", "ClipDataset", "TestIndex", "build_test_index", "collect_for",
@@ -50,6 +51,7 @@ class AlignItem:
     metadata: dict
     prep: Preprocess
     report: str = ""
+    declaration: Declaration | None = None   # what the metadata keys mean (benchmark_tasks.clinical)
 
 
 @dataclass
@@ -139,12 +141,13 @@ def collect_items(tasks: list[TaskSpec], ctx: DataContext, encoder_name: str, sp
                 continue
             if leak:
                 used_test.add(sha)
-            new = AlignItem(path, sha, task.modality, split, (task.id,), dict(it.metadata), prep)
+            new = AlignItem(path, sha, task.modality, split, (task.id,), dict(it.metadata), prep,
+                            declaration=task_declaration(task))
             old = by_sha.get(sha)
             if old is not None:
                 split = "train" if "train" in (old.split, split) else "val"
                 new = AlignItem(old.path, sha, old.modality, split, tuple(dict.fromkeys(old.task_ids + new.task_ids)),
-                                _merge(old.metadata, new.metadata), old.prep)
+                                _merge(old.metadata, new.metadata), old.prep, declaration=old.declaration)
             by_sha[sha] = new
     items = sorted(by_sha.values(), key=lambda i: i.path)
     train = [i for i in items if i.split == "train"]
@@ -160,9 +163,9 @@ def collect_for(cfg) -> AlignmentData:
     """collect_items with everything an AlignConfig says: tasks, splits, data, --guard, --allow-unguarded."""
     from benchmark_tasks import select_tasks
 
-    return collect_items(select_tasks(cfg.tasks), cfg.data_context(), cfg.encoder, cfg.split_list(),
-                         cfg.val_split or None, cfg.allow_test_items, guard=guard_manifests(cfg.guard),
-                         allow_unguarded=cfg.allow_unguarded)
+    return collect_items(select_tasks(cfg.tasks, id_columns=cfg.id_columns), cfg.data_context(), cfg.encoder,
+                         cfg.split_list(), cfg.val_split or None, cfg.allow_test_items,
+                         guard=guard_manifests(cfg.guard, cfg.id_columns), allow_unguarded=cfg.allow_unguarded)
 
 
 def write_reports(items: list[AlignItem], mode: str = "template", seed: int = 0, llm_base_url: str | None = None,
@@ -171,13 +174,14 @@ def write_reports(items: list[AlignItem], mode: str = "template", seed: int = 0,
     from dataclasses import replace
 
     if mode == "template":
-        reports = [template_report(i.metadata, i.modality, seed) for i in items]
+        reports = [template_report(i.metadata, i.modality, seed, declaration=i.declaration) for i in items]
     elif mode == "llm":
         from align.llm_reports import LLMReportWriter
 
         writer = LLMReportWriter(llm_base_url, llm_model,
                                  cache_dir=Path(cache_dir) / "llm_reports" if cache_dir else None)
-        reports = writer.write([i.metadata for i in items], [i.modality for i in items])
+        reports = writer.write([i.metadata for i in items], [i.modality for i in items],
+                               declarations=[i.declaration for i in items])
     else:
         raise ValueError(f"write_reports: mode {mode!r} not in ('template', 'llm')")
     return [replace(i, report=r) for i, r in zip(items, reports)]

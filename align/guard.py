@@ -94,8 +94,9 @@ def group_keys(task: TaskSpec, items: list[Item]) -> list[GroupKey | None]:
     return out
 
 
-def guard_manifests(spec: str | None) -> list[TaskSpec]:
-    """TaskSpecs of a --guard value `csv:PATH[,csv:PATH...]` (a missing or malformed manifest raises)."""
+def guard_manifests(spec: str | None, id_columns: str | None = None) -> list[TaskSpec]:
+    """TaskSpecs of a --guard value `csv:PATH[,csv:PATH...]` (a missing or malformed manifest raises);
+    id_columns: --id-columns, as for the alignment manifests."""
     from benchmark_tasks.datasets.manifest import manifest_task
 
     parts = [p.strip() for p in re.split(r",(?=\s*csv:)", spec or "") if p.strip()]
@@ -103,7 +104,7 @@ def guard_manifests(spec: str | None) -> list[TaskSpec]:
     if bad:
         raise LeakageGuardError(f"--guard {spec!r}: {bad[0]!r} is not csv:PATH; pass manifests as "
                                 f"csv:PATH[,csv:PATH...]")
-    return [manifest_task(p[4:]) for p in parts]
+    return [manifest_task(p[4:], id_columns=id_columns) for p in parts]
 
 
 def guard_tasks(align_tasks: list[TaskSpec], guard: list[TaskSpec] = ()) -> list[TaskSpec]:

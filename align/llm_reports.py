@@ -5,12 +5,16 @@ GPT-4o, temperature 1, JSON output, for a "2-3 lines report ... Only use the inf
 string, with a cardiologist system prompt for heart sounds. Here the same request goes to any OpenAI-compatible
 server (OpenAI, vLLM, Ollama, ...) with a pulmonologist prompt for respiratory recordings, and:
 
-- the user prompt is `align.reports.describe_metadata`: whitelisted fields only, identifier values scrubbed, so
-  subject ids, uids, paths and splits are never sent;
+- the user prompt is `align.reports.describe_metadata`: the declared clinical facts of the item's dataset
+  (benchmark_tasks/clinical.py), identifiers and bookkeeping left out, so subject ids, uids, paths and splits are
+  never sent;
 - every report is cached on disk as one JSON file named by sha256(model, system prompt, user prompt), written
   atomically, so a re-run costs nothing and an interrupted run resumes where it stopped;
 - 429, 5xx, timeouts, connection errors and malformed JSON are retried with exponential backoff and jitter;
-- a report that affirms a finding the metadata does not support (`unsupported_findings`) is rejected and retried;
+- a report that refuses ("I'm sorry", "as an AI", ...), repeats the prompt, mentions none of the given facts
+  (`check_report`) or affirms a finding the metadata does not support (`unsupported_findings`) is rejected and
+  asked again; a prompt still without a valid report after all attempts is never cached, and `write` ends with
+  a `ReportRejectedError` that counts the items and says why (the other reports are written and cached);
 - prompt / completion tokens are recorded per report and summed in `LLMReportWriter.totals`.
 """
 
@@ -22,13 +26,16 @@ import os
 import random
 import re
 import threading
+from collections import Counter
 from concurrent.futures import CancelledError, ThreadPoolExecutor, as_completed
 from dataclasses import asdict, dataclass
+from difflib import SequenceMatcher
 from pathlib import Path
 from urllib.parse import urlparse
 
 from adapters._io import write_json
-from align.reports import describe_metadata, normalize_metadata, value_text, yes_no
+from align.reports import describe_metadata, readings
+from benchmark_tasks.clinical import FACTS, Declaration, read_facts
 
 _REPORT_RULES = ("Based on the given conditions, write 2-3 lines report covering all clinically relevant "
                  "information. Only use the information given to write about conditions; do not mention any "
@@ -51,15 +58,9 @@ def system_prompt(modality: str) -> str:
 # ---------------------------------------------------------------------------------------------------------
 # Finding check: does a report affirm a finding the metadata does not support?
 # ---------------------------------------------------------------------------------------------------------
-FINDING_PATTERNS = {
-    "crackles": r"crackl|crepitat|\bcreps?\b|\brales?\b",
-    "wheeze": r"wheez|rhonch",
-    "murmur": r"murmur",
-    "covid": r"covid|sars[- ]?cov|coronavirus",
-    "smoking": r"smok|tobacco|cigarette",
-}
-_FIELD_OF = {"crackles": "crackles", "wheeze": "wheeze", "murmur": "murmur", "covid": "covid_status",
-             "smoking": "smoker"}
+FINDING_PATTERNS = {group: FACTS[name].regex for group, name in (
+    ("crackles", "crackles"), ("wheeze", "wheeze"), ("murmur", "murmur"), ("covid", "covid_status"),
+    ("smoking", "smoker"))}
 _CLAUSES = re.compile(r"[.;!?\n,]|\b(?:but|however|whereas|although|though)\b")
 _STOP = {"and", "but", "while", "whereas", "although", "though", "however", "yet", "with"}
 _HEDGE = {"unknown", "uncertain", "unclear", "undetermined", "indeterminate"}
@@ -69,28 +70,26 @@ _NEG_AFTER = {"absent", "not", "none", "negative", "no", "never"} | _HEDGE
 _WINDOW = 6
 
 
-def finding_states(metadata: dict) -> dict[str, str]:
-    """State of each finding group in `metadata`.
+def finding_states(metadata: dict, declaration: Declaration | None = None) -> dict[str, str]:
+    """State of each finding group in `metadata` (read with its dataset's declaration, benchmark_tasks.clinical).
 
     Returns:
         {group: state} for the groups of FINDING_PATTERNS, state one of
         'present', 'absent', 'unknown' (e.g. CirCor murmur 'Unknown'), 'mentioned' (named in a free-text
-        field or with a value we do not interpret: any statement allowed) or 'missing' (not in the metadata).
+        field, with a value we do not interpret, or stated both ways - e.g. CirCor: no murmur at this site, a
+        murmur elsewhere - so any statement is allowed) or 'missing' (not in the metadata).
     """
-    facts = normalize_metadata(metadata)
-    text = " ".join(value_text(v) for v in facts.values()).lower()
+    items = read_facts(metadata, declaration)
     states = {}
     for group, pattern in FINDING_PATTERNS.items():
-        field = _FIELD_OF[group]
-        if re.search(pattern, text):
+        own = {r.state for r in items if r.fact.finding == group}
+        named = any(re.search(pattern, r.text.lower()) for r in items
+                    if r.state in ("present", "value") and r.fact.finding != group)
+        if named or "value" in own or len(own) > 1:
             states[group] = "mentioned"
-        elif field in facts:
-            flag = yes_no(facts[field])
-            if group in ("crackles", "wheeze"):
-                states[group] = "absent" if flag == "no" else "present"
-            else:
-                states[group] = {"yes": "present", "no": "absent", "unknown": "unknown"}.get(flag, "mentioned")
-        elif group == "murmur" and any(k.startswith(("murmur_", "diastolic_murmur_")) for k in facts):
+        elif own:
+            states[group] = own.pop()
+        elif group == "murmur" and any(r.fact.name.startswith(("murmur_", "diastolic_murmur_")) for r in items):
             states[group] = "present"
         else:
             states[group] = "missing"
@@ -127,7 +126,7 @@ def _mentions(report: str, pattern: str) -> list[bool]:
     return out
 
 
-def unsupported_findings(report: str, metadata: dict) -> list[str]:
+def unsupported_findings(report: str, metadata: dict, declaration: Declaration | None = None) -> list[str]:
     """Finding groups that `report` states without support in `metadata` (empty list = report accepted).
 
     Rules per group (see `finding_states`): 'missing' -> any mention is unsupported (the metadata says nothing);
@@ -135,7 +134,7 @@ def unsupported_findings(report: str, metadata: dict) -> list[str]:
     contradiction; 'mentioned' -> anything goes. A keyword heuristic, not a parser: it errs towards rejecting.
     """
     bad = []
-    for group, state in finding_states(metadata).items():
+    for group, state in finding_states(metadata, declaration).items():
         mentions = _mentions(report, FINDING_PATTERNS[group])
         if not mentions or state == "mentioned":
             continue
@@ -146,10 +145,90 @@ def unsupported_findings(report: str, metadata: dict) -> list[str]:
 
 
 # ---------------------------------------------------------------------------------------------------------
+# Output check: refusals, prompt echoes, reports about nothing given
+# ---------------------------------------------------------------------------------------------------------
+REFUSAL = re.compile(
+    r"\b(?:i'?m sorry|i am sorry|i apologi[sz]e|i cannot|i can'?t|i'?m unable|i am unable|i'?m not able|"
+    r"i am not able|i won'?t|i will not|as an ai\b|as a language model|an ai language model|"
+    r"(?:unable|not able) to (?:help|assist|comply)|cannot (?:help|assist|comply) with)", re.IGNORECASE)
+_SYSTEM_ECHO = ("only use the information given", "your output should be json", "write 2-3 lines report",
+                "you are a cardiologist", "you are a pulmonologist")
+_CUE_STOP = {"and", "the", "with", "of", "not", "no", "yes", "absent", "present", "years", "year", "months",
+             "month", "days", "day", "expert", "other", "set", "high", "low", "area", "chest", "point", "quality"}
+
+
+def _flat(text: str) -> str:
+    return re.sub(r"\s+", " ", text.lower()).strip()
+
+
+def repeats_prompt(report: str, system: str, user: str) -> bool:
+    """Whether `report` echoes the prompt: half or more of its 'Label: value' lines (at least two) verbatim, the
+    system prompt's instructions, or text that is mostly the prompt itself (similarity > 0.8)."""
+    flat = _flat(report)
+    lines = [_flat(line) for line in user.splitlines() if line.strip()]
+    verbatim = sum(line in flat for line in lines)
+    if verbatim >= 2 and verbatim * 2 >= len(lines):
+        return True
+    if any(fragment in flat for fragment in _SYSTEM_ECHO):
+        return True
+    return SequenceMatcher(None, flat, _flat(user)).ratio() > 0.8
+
+
+def fact_cues(metadata: dict, declaration: Declaration | None = None) -> list[str]:
+    """Regexes that find a mention of one of the facts of `metadata`: a finding's noun, the words and numbers of
+    each value (at least three characters, or a number). Empty when the metadata states nothing."""
+    cues = []
+    for r in readings(metadata, declaration):
+        if r.fact.noun:
+            cues.append(r.fact.regex)
+        for word in re.findall(r"[a-z0-9][a-z0-9/.-]*", r.text.lower()):
+            word = word.strip(".-")
+            if word and word not in _CUE_STOP and (len(word) >= 3 or word[0].isdigit()):
+                cues.append(rf"(?<![a-z0-9]){re.escape(word)}(?![a-z0-9])")
+    return list(dict.fromkeys(cues))
+
+
+def check_report(report: str, metadata: dict, system: str, user: str,
+                 declaration: Declaration | None = None) -> str:
+    """Why `report` is no report of `metadata` ('' = accepted): it refuses, repeats the prompt, mentions none of
+    the given facts, or states findings the metadata does not support (`unsupported_findings`)."""
+    refusal = REFUSAL.search(report)
+    if refusal:
+        return f"refusal ({refusal.group(0)!r})"
+    if repeats_prompt(report, system, user):
+        return "repeats the prompt"
+    cues = fact_cues(metadata, declaration)
+    if cues and not any(re.search(c, report.lower()) for c in cues):
+        return "mentions none of the given facts"
+    bad = unsupported_findings(report, metadata, declaration)
+    return f"states {', '.join(bad)}" if bad else ""
+
+
+def _reason_kind(reason: str) -> str:
+    return reason.split(" (")[0] if reason.startswith("refusal") else \
+        "unsupported findings" if reason.startswith("states ") else reason
+
+
+# ---------------------------------------------------------------------------------------------------------
 # The writer
 # ---------------------------------------------------------------------------------------------------------
 class ReportEndpointError(RuntimeError):
     """The endpoint did not give a valid report after all retries (or refused the request outright)."""
+
+
+class ReportRejectedError(ReportEndpointError):
+    """Some prompts got only rejected reports (refusals, prompt echoes, reports about nothing given, invented
+    findings) after all attempts. `rejected` maps each prompt key to its last reason; nothing of theirs is cached."""
+
+    def __init__(self, message: str, rejected: dict[str, str]):
+        super().__init__(message)
+        self.rejected = rejected
+
+
+class _Rejected(Exception):
+    def __init__(self, reason: str, report: str):
+        super().__init__(reason)
+        self.reason, self.report = reason, report
 
 
 @dataclass
@@ -205,9 +284,10 @@ class LLMReportWriter:
         self._rng = random.Random()
 
     # -- prompts and cache -------------------------------------------------------------------------------
-    def prompt(self, metadata: dict, modality: str) -> tuple[str, str, str]:
-        """(cache key, system prompt, user prompt) of one item."""
-        system, user = system_prompt(modality), describe_metadata(metadata, modality)
+    def prompt(self, metadata: dict, modality: str, declaration: Declaration | None = None) -> tuple[str, str, str]:
+        """(cache key, system prompt, user prompt) of one item; declaration: what its metadata keys mean
+        (benchmark_tasks.clinical; default: recognised from the keys)."""
+        system, user = system_prompt(modality), describe_metadata(metadata, modality, declaration)
         blob = json.dumps({"model": self.model, "system": system, "user": user}, sort_keys=True)
         return hashlib.sha256(blob.encode()).hexdigest(), system, user
 
@@ -225,29 +305,32 @@ class LLMReportWriter:
         except (ValueError, KeyError, TypeError):
             return None  # unreadable (e.g. hand-edited): asked again and overwritten
 
-    def _plan(self, items_metadata: list[dict], modalities) -> tuple[list[str], dict[str, tuple]]:
+    def _plan(self, items_metadata: list[dict], modalities, declarations=None) -> tuple[list[str], dict[str, tuple]]:
         if isinstance(modalities, str):
             modalities = [modalities] * len(items_metadata)
-        if len(modalities) != len(items_metadata):
+        if declarations is None or isinstance(declarations, Declaration):
+            declarations = [declarations] * len(items_metadata)
+        if not len(modalities) == len(declarations) == len(items_metadata):
             raise ValueError(f"LLMReportWriter: {len(items_metadata)} metadata dicts but {len(modalities)} "
-                             f"modalities; pass one modality per item (or a single string for all)")
+                             f"modalities / {len(declarations)} declarations; pass one per item (or one for all)")
         keys, unique = [], {}
-        for md, mod in zip(items_metadata, modalities):
-            key, system, user = self.prompt(md, mod)
+        for md, mod, decl in zip(items_metadata, modalities, declarations):
+            key, system, user = self.prompt(md, mod, decl)
             keys.append(key)
-            unique.setdefault(key, (system, user, md))
+            unique.setdefault(key, (system, user, md, decl))
         return keys, unique
 
-    def dry_run(self, items_metadata: list[dict], modalities: list[str], show: bool = True) -> dict:
+    def dry_run(self, items_metadata: list[dict], modalities: list[str], show: bool = True,
+                declarations=None) -> dict:
         """What `write` would send, without sending anything.
 
         Returns:
             {"calls": prompts not cached yet (what `write` would pay for), "cached": prompts already cached,
              "items": len(items_metadata), "prompts": [{"key", "system", "user", "cached"}] one per unique prompt}.
         """
-        _, unique = self._plan(items_metadata, modalities)
+        _, unique = self._plan(items_metadata, modalities, declarations)
         prompts = [{"key": k, "system": s, "user": u, "cached": self._cached(k) is not None}
-                   for k, (s, u, _) in unique.items()]
+                   for k, (s, u, _, _) in unique.items()]
         calls = sum(not p["cached"] for p in prompts)
         if show:
             for p in prompts:
@@ -258,17 +341,25 @@ class LLMReportWriter:
         return {"calls": calls, "cached": len(prompts) - calls, "items": len(items_metadata), "prompts": prompts}
 
     # -- writing -----------------------------------------------------------------------------------------
-    def write(self, items_metadata: list[dict], modalities: list[str]) -> list[str]:
-        """One report per item, in order (items with identical prompts share one report)."""
-        return [r.report for r in self.write_records(items_metadata, modalities)]
+    def write(self, items_metadata: list[dict], modalities: list[str], declarations=None) -> list[str]:
+        """One report per item, in order (items with identical prompts share one report).
 
-    def write_records(self, items_metadata: list[dict], modalities: list[str]) -> list[ReportRecord]:
+        declarations: per item (or one for all) what its metadata keys mean (benchmark_tasks.clinical
+        .declaration(dataset)); default: recognised from the keys.
+        """
+        return [r.report for r in self.write_records(items_metadata, modalities, declarations)]
+
+    def write_records(self, items_metadata: list[dict], modalities: list[str], declarations=None) -> list[ReportRecord]:
         """Like `write`, with each report's key, cache status, token counts and attempts.
 
         Raises:
-            ReportEndpointError: a prompt got no valid report after all retries; reports finished before are cached.
+            ReportEndpointError: the endpoint failed for a prompt after all retries (the other prompts stop);
+                reports finished before are cached.
+            ReportRejectedError: some prompts got only rejected reports (`check_report`) after all attempts; the
+                message counts the items per reason; every other report is written and cached, the rejected ones
+                are not.
         """
-        keys, unique = self._plan(items_metadata, modalities)
+        keys, unique = self._plan(items_metadata, modalities, declarations)
         done: dict[str, ReportRecord] = {}
         for key in unique:
             if (rec := self._cached(key)) is not None:
@@ -277,14 +368,15 @@ class LLMReportWriter:
             self.totals["cache_hits"] += len(done)
         todo = [k for k in unique if k not in done]
         if todo:
-            self._run(todo, unique, done)
+            self._run(todo, unique, done, Counter(keys))
         return [done[k] for k in keys]
 
-    def _run(self, todo: list[str], unique: dict, done: dict) -> None:
+    def _run(self, todo: list[str], unique: dict, done: dict, items_per_key: Counter) -> None:
         from tqdm import tqdm
 
         self._stop.clear()
         error = None
+        rejected: dict[str, _Rejected] = {}
         with ThreadPoolExecutor(max_workers=self.concurrency) as pool, \
                 tqdm(total=len(todo), desc="LLM reports", disable=not self.progress) as bar:
             futures = {pool.submit(self._fetch, k, *unique[k]): k for k in todo}
@@ -295,6 +387,9 @@ class LLMReportWriter:
                         bar.update(1)
                     except (_Cancelled, CancelledError):
                         pass
+                    except _Rejected as exc:  # the endpoint works: the other prompts go on
+                        rejected[futures[fut]] = exc
+                        bar.update(1)
                     except Exception as exc:  # first failure: stop the rest, keep what is cached, re-raise
                         if error is None:
                             error = exc
@@ -312,6 +407,24 @@ class LLMReportWriter:
                 raise ReportEndpointError(f"{error} {n} of {len(todo)} new reports were written before the "
                                           f"failure and stay cached in {self.cache_dir}; re-run to resume.") from error
             raise error
+        if rejected:
+            raise self._rejection(rejected, todo, done, items_per_key)
+
+    def _rejection(self, rejected: dict, todo: list[str], done: dict, items_per_key: Counter) -> ReportRejectedError:
+        """The error that counts the items whose prompts got only rejected reports, per reason."""
+        kinds = Counter()
+        for key, exc in rejected.items():
+            kinds[_reason_kind(exc.reason)] += items_per_key[key]
+        n_items = sum(items_per_key[k] for k in rejected)
+        example = next(iter(rejected.values()))
+        why = "; ".join(f"{kind}: {n} item(s)" for kind, n in kinds.most_common())
+        written = sum(1 for k in todo if k in done)
+        return ReportRejectedError(
+            f"{self.base_url}: model {self.model!r} gave no acceptable report for {n_items} item(s) "
+            f"({len(rejected)} distinct prompt(s)) in {self.max_retries + 1} attempts each ({why}). Last rejected "
+            f"answer: {example.report[:200]!r} ({example.reason}). Rejected reports are not cached; {written} of "
+            f"{len(todo)} new reports were accepted and are cached in {self.cache_dir}. Re-run to ask again, or use "
+            f"another model (or --reports template).", {k: exc.reason for k, exc in rejected.items()})
 
     def _client_or_make(self):
         with self._lock:
@@ -336,14 +449,21 @@ class LLMReportWriter:
         if self._stop.wait(delay):
             raise _Cancelled
 
-    def _fetch(self, key: str, system: str, user: str, metadata: dict) -> ReportRecord:
-        """Ask until a valid report comes back; cache it. Runs in a worker thread."""
+    def _fetch(self, key: str, system: str, user: str, metadata: dict,
+               declaration: Declaration | None = None) -> ReportRecord:
+        """Ask until a valid report comes back; cache it. Runs in a worker thread.
+
+        Raises:
+            _Rejected: every answer was a report `check_report` rejected (the last one's reason).
+            ReportEndpointError: the endpoint failed (HTTP errors, timeouts, unreadable answers) to the end.
+        """
         import openai
 
         client = self._client_or_make()
         tokens = [0, 0]
-        last = "no attempt made"
+        last, rejected = "no attempt made", None
         for attempt in range(self.max_retries + 1):
+            rejected = None  # set again only if this attempt's answer is rejected
             if self._stop.is_set():
                 raise _Cancelled
             kwargs = {"max_tokens": self.max_tokens} if self.max_tokens is not None else {}
@@ -377,19 +497,21 @@ class LLMReportWriter:
                 self.totals["completion_tokens"] += c
             report, last = _parse_report(resp)
             if report is not None:
-                bad = unsupported_findings(report, metadata)
-                if not bad:
+                reason = check_report(report, metadata, system, user, declaration)
+                if not reason:
                     rec = ReportRecord(report, key, False, tokens[0], tokens[1], attempt + 1)
                     write_json(self._path(key), {**asdict(rec), "model": self.model, "endpoint": self.base_url,
                                                  "system": system, "user": user})
                     with self._lock:
                         self.totals["reports_written"] += 1
                     return rec
-                last = f"report states {', '.join(bad)}: {report!r}"
+                last, rejected = f"report rejected, {reason}: {report!r}", _Rejected(reason, report)
                 with self._lock:
                     self.totals["rejected"] += 1
                 continue  # the endpoint is fine, only the sample was bad: ask again at once
             self._wait(attempt)
+        if rejected is not None:
+            raise rejected
         raise ReportEndpointError(f"{self.base_url}: no valid report from model {self.model!r} after "
                                   f"{self.max_retries + 1} attempts; last error: {last}.")
 

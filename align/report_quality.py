@@ -31,9 +31,10 @@ class ReportQuality:
 
     n_items: reports summarised. n_distinct_reports / n_distinct_embeddings: distinct report texts and distinct
     teacher embeddings (rounded to 1e-5). top_report_share: share of items carrying the most frequent report.
-    mean_words: mean report length in words. field_coverage: per metadata field, the share of items with a
-    value (identifier-free metadata as the reader produced it). n_items_without_metadata: items with no
-    metadata value at all. examples: the first distinct reports.
+    mean_words: mean report length in words. field_coverage: per clinical fact (benchmark_tasks.clinical: its
+    label, or the column name for a generic statement), the share of items whose metadata states it (present,
+    absent or a value; identifiers and ignored keys do not count). n_items_without_metadata: items whose
+    metadata states no clinical fact at all. examples: the first distinct reports.
     """
 
     n_items: int
@@ -59,22 +60,24 @@ class ReportQuality:
         return "\n".join(lines)
 
 
-def _present(value) -> bool:
-    from align.reports import is_missing
+def _stated_facts(meta: dict, declaration) -> set[str]:
+    from benchmark_tasks.clinical import read_facts
 
-    return not is_missing(value)
+    return {r.label for r in read_facts(meta, declaration) if r.state != "unknown"}
 
 
-def summarize_reports(reports: list[str], metadata: list[dict], text_embeddings) -> ReportQuality:
-    """Summarise N reports, the metadata they were written from and their [N, D] teacher embeddings."""
+def summarize_reports(reports: list[str], metadata: list[dict], text_embeddings,
+                      declarations: list | None = None) -> ReportQuality:
+    """Summarise N reports, the metadata they were written from (with each item's benchmark_tasks.clinical
+    Declaration, None = recognised from the keys) and their [N, D] teacher embeddings."""
     n = len(reports)
     counts = Counter(reports)
     emb = np.asarray(text_embeddings, dtype=np.float64).reshape(n, -1) if n else np.zeros((0, 1))
     distinct_emb = len({tuple(row) for row in np.round(emb, 5)}) if n else 0
     fields: Counter = Counter()
     empty = 0
-    for meta in metadata:
-        present = [k for k, v in meta.items() if _present(v)]
+    for meta, decl in zip(metadata, declarations or [None] * len(metadata)):
+        present = _stated_facts(meta, decl)
         fields.update(present)
         empty += not present
     examples = list(dict.fromkeys(reports))[:N_EXAMPLES]

@@ -1,91 +1,41 @@
-"""Template clinical reports from item metadata: the offline, deterministic report writer for alignment.
+"""Clinical reports from item metadata: the offline template writer, the LLM prompt, zero-shot class prompts.
 
 AcuLa (arXiv 2512.04847, github janine714/AcuLA @781a96b) turns each recording's metadata into a short clinical
-report with GPT-4o and aligns the audio encoder with a language model's reading of that report. This module is
-the offline default: `template_report` writes a 1-3 sentence report (context; findings; clinical status) from the
-fields listed in `REPORT_FIELDS`, choosing among synonymous sentence templates with a seeded RNG. It only states
-what a field says: a missing field (None, NaN, "", "nan", "n/a") is skipped, never guessed, and direct
-identifiers (subject ids, uids, paths) and benchmark bookkeeping (split, difficulty) are never used.
+report with GPT-4o and aligns the audio encoder with a language model's reading of that report. What a metadata
+key means is declared per dataset (benchmark_tasks/clinical.py: CLINICAL_FIELDS, IDENTIFIER_COLUMNS,
+IGNORED_COLUMNS on each dataset module); `benchmark_tasks.clinical.read_facts` turns an item's metadata into
+normalised statements (`Reading`s) and this module renders every one of them:
 
-`normalize_metadata` maps the datasets' own column names (ICBHI `Chest_Location`, CirCor `Systolic murmur
-grading`, Coswara `g`, ...) onto the canonical fields; `describe_metadata` gives the same facts as labelled lines
-for the LLM writer (align.llm_reports).
+- `template_report`: the offline default, 1-3 sentences (recording and person; findings; clinical status), with
+  synonymous phrasings chosen by a seeded RNG (same metadata, modality and seed -> same text);
+- `describe_metadata`: the same statements as 'Label: value' lines, the LLM writer's prompt (align.llm_reports);
+- `class_prompts`: zero-shot prompts, one template with only the class's finding changing.
+
+Absent findings read as absent ("no murmur"), values stated as unknown are not reported, placeholders (None,
+NaN, '', 'NA') never are, and identifiers (subject ids, uids, paths) and bookkeeping (split, difficulty) are
+never used. Without a `declaration` the dataset is recognised from the metadata keys
+(`benchmark_tasks.clinical.infer_declaration`); unknown keys are read by name or reported as "<column>: <value>".
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import math
 import random
 import re
+from dataclasses import dataclass
 
-REPORT_FIELDS: dict[str, str] = {
-    "age": "age in years (number) or an age group ('Child', 'Adolescent', ...)",
-    "sex": "male / female (also m / f)",
-    "site": "recording site: chest location, auscultation point; ICBHI (Tc, Al, ...) and CirCor (AV, MV, PV, "
-            "TV, Phc) codes are spelled out",
-    "device": "recording device or stethoscope; ICBHI equipment codes are spelled out",
-    "body_position": "body position during the recording (e.g. SSBPR sleep position)",
-    "symptoms": "reported symptoms: a string or a list",
-    "crackles": "none | fine | coarse, or yes/no, present/absent, 1/0 (ICBHI per cycle)",
-    "wheeze": "yes | no, present/absent, 1/0",
-    "cough_type": "wet | dry",
-    "sound_type": "lung sound type as annotated (KAUH), free text",
-    "respiratory_rate": "breaths per minute (NoseMic)",
-    "fvc": "forced vital capacity, litres (MMlung)",
-    "fev1": "forced expiratory volume in 1 s, litres (MMlung)",
-    "fev1_fvc": "FEV1/FVC as a ratio in [0, 1] (a value > 1.5 is read as percent)",
-    "murmur": "absent | present | unknown (CirCor); implied present when a murmur detail is given",
-    "murmur_locations": "where the murmur is audible, CirCor style 'AV+PV+TV'",
-    "murmur_most_audible": "where the murmur is loudest",
-    "murmur_timing": "systolic (or only) murmur timing: holosystolic, early-systolic, ...",
-    "murmur_shape": "crescendo, decrescendo, diamond, plateau",
-    "murmur_grade": "Levine grade: 'III/VI', roman 'II', or an integer 1-6",
-    "murmur_pitch": "low, medium, high",
-    "murmur_quality": "blowing, harsh, musical",
-    "diastolic_murmur_timing": "CirCor diastolic murmur timing (and _shape, _grade, _pitch, _quality below)",
-    "diastolic_murmur_shape": "diastolic murmur shape",
-    "diastolic_murmur_grade": "diastolic murmur grade ('II/IV')",
-    "diastolic_murmur_pitch": "diastolic murmur pitch",
-    "diastolic_murmur_quality": "diastolic murmur quality",
-    "findings": "free-text findings: a string or a list",
-    "diagnosis": "diagnosis, free text ('COPD', 'healthy', ...)",
-    "copd_severity": "Respiratory@TR COPD severity (COPD0-COPD4 or 0-4)",
-    "outcome": "CirCor clinical outcome: normal | abnormal",
-    "smoker": "yes/no, true/false, 1/0",
-    "covid_status": "positive / negative, or the dataset's status string ('healthy', 'positive_mild', ...)",
-}
+from benchmark_tasks.clinical import (
+    FACTS,
+    Declaration,
+    Reading,
+    is_missing,
+    join_items,
+    read_facts,
+)
 
-_ALIASES = {
-    "age_years": "age", "patient_age": "age", "gender": "sex", "g": "sex", "location": "site",
-    "chest_location": "site", "recording_location": "site", "auscultation_site": "site", "equipment": "device",
-    "stethoscope": "device", "recording_device": "device", "position": "body_position",
-    "sleep_position": "body_position", "symptom": "symptoms", "crackle": "crackles", "wheezes": "wheeze",
-    "wheezing": "wheeze", "rr": "respiratory_rate", "breathing_rate": "respiratory_rate", "fev1fvc": "fev1_fvc",
-    "fev1_fvc_ratio": "fev1_fvc", "most_audible_location": "murmur_most_audible",
-    "murmur_grading": "murmur_grade", "systolic_murmur_timing": "murmur_timing",
-    "systolic_murmur_shape": "murmur_shape", "systolic_murmur_grading": "murmur_grade",
-    "systolic_murmur_grade": "murmur_grade", "systolic_murmur_pitch": "murmur_pitch",
-    "systolic_murmur_quality": "murmur_quality", "diastolic_murmur_grading": "diastolic_murmur_grade",
-    "finding": "findings", "disease": "diagnosis", "smoking": "smoker", "smoking_status": "smoker",
-    "covid": "covid_status", "covid19": "covid_status", "covid_19": "covid_status",
-    "covid_test_result": "covid_status",
-}
-# Values of these keys are removed from any free text we emit (they are never rendered as fields anyway).
-IDENTIFIER_FIELDS = ("subject", "subject_id", "patient_id", "patient", "id", "uid", "uuid", "path", "file",
-                     "filename", "file_name", "audio_path", "group", "recording_id", "recording_index")
+__all__ = ["class_prompts", "describe_metadata", "is_missing", "readings", "template_report"]
 
-_MISSING = {"", "nan", "na", "n/a", "null", "nat", "<na>"}
-_YES = {"yes", "y", "true", "t", "1", "present", "positive", "p"}
-_NO = {"no", "n", "false", "0", "absent", "none", "negative"}
-_SITES = {"tc": "trachea", "al": "anterior left chest", "ar": "anterior right chest",
-          "pl": "posterior left chest", "pr": "posterior right chest", "ll": "left lateral chest",
-          "lr": "right lateral chest", "av": "aortic valve area", "pv": "pulmonary valve area",
-          "tv": "tricuspid valve area", "mv": "mitral valve area", "phc": "other auscultation point"}
-_DEVICES = {"akgc417l": "an AKG C417L microphone", "littc2se": "a 3M Littmann Classic II SE stethoscope",
-            "litt3200": "a 3M Littmann 3200 electronic stethoscope",
-            "meditron": "a WelchAllyn Meditron electronic stethoscope"}
 _MODALITY = {"cough": ("cough recording", "recorded cough"),
              "breath": ("breathing sound recording", "breath recording"),
              "exhalation": ("exhalation recording", "breath recording"),
@@ -95,97 +45,106 @@ _MODALITY = {"cough": ("cough recording", "recorded cough"),
              "snore": ("snoring recording",), "snoring": ("snoring recording",),
              "vowel": ("sustained vowel recording",), "nasal": ("nasal breathing recording",),
              "nasal breathing": ("nasal breathing recording",)}
-_AGE_GROUPS = {"neonate", "infant", "child", "adolescent", "young adult", "adult", "older adult", "elderly"}
-_HEALTHY = {"healthy", "normal", "none", "control"}
+_HEALTHY = {"healthy", "normal", "control"}
+_SPIROMETRY = ("fvc", "fev1", "fev1_fvc")
 
 
-def is_missing(value) -> bool:
-    """True for None, NaN (float, numpy, pandas NA) and empty/'nan'/'n/a' strings."""
-    if value is None or type(value).__name__ in ("NAType", "NaTType"):
-        return True
-    if isinstance(value, (list, tuple, set)):
-        return all(is_missing(v) for v in value)
-    if isinstance(value, str):
-        return value.strip(" ;,\t\n").lower() in _MISSING
-    try:
-        return math.isnan(float(value))
-    except (TypeError, ValueError):
-        return False
+@dataclass(frozen=True)
+class Phrases:
+    """How a report states one fact. `{value}` is the normalised value (with the rater, if any).
+
+    present: a finding that is there (no value to add); described: a present finding with a value ("fine"
+    crackles, crackles in "2" cycles); absent: a finding that is not there; value: any other value.
+    """
+
+    present: tuple[str, ...] = ()
+    described: tuple[str, ...] = ()
+    absent: tuple[str, ...] = ()
+    value: tuple[str, ...] = ()
 
 
-def _key(name: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "_", str(name).lower()).strip("_")
+_PHRASES = {
+    "crackles": Phrases(("crackles are heard", "crackles are present", "there are crackles"),
+                        ("there are {value} crackles", "auscultation reveals {value} crackles",
+                         "the recording has {value} crackles"),
+                        ("no crackles are heard", "crackles are absent", "there are no crackles")),
+    "wheeze": Phrases(("wheezes are heard", "wheezing is present", "there is wheezing"), ("{value} wheezes are heard",),
+                      ("no wheezes are heard", "wheezes are absent", "there is no wheezing")),
+    "respiratory_cycles": Phrases(value=("annotated respiratory cycles: {value}",
+                                         "the number of annotated respiratory cycles is {value}")),
+    "crackle_cycles": Phrases(described=("crackles are annotated in {value} respiratory cycles",),
+                              absent=("no crackles are annotated in any cycle",
+                                      "no annotated respiratory cycle has crackles")),
+    "wheeze_cycles": Phrases(described=("wheezes are annotated in {value} respiratory cycles",),
+                             absent=("no wheezes are annotated in any cycle",
+                                     "no annotated respiratory cycle has wheezes")),
+    "both_cycles": Phrases(described=("crackles and wheezes occur together in {value} cycles",),
+                           absent=("crackles and wheezes never occur together in one cycle",)),
+    "fever_muscle_pain": Phrases(("fever or muscle pain is reported",),
+                                 absent=("no fever or muscle pain is reported",)),
+    "audible_signs": Phrases(absent=("no audible respiratory signs are noted",)),
+    "cough_type": Phrases(value=("the cough is {value}", "the cough sounds {value}")),
+    "record_annotation": Phrases(value=("the recording is annotated as {value}",)),
+    "adventitious_events": Phrases(("annotated sound events are {value}", "sound events annotated: {value}"),
+                                   absent=("no sound events are annotated",)),
+    "sound_type": Phrases(value=("the lung sound type is {value}", "lung sounds are annotated as {value}")),
+    "respiratory_rate": Phrases(value=("the respiratory rate is {value}", "breathing is at {value}")),
+    "findings": Phrases(value=("the findings are {value}", "noted findings are {value}"),
+                        absent=("no abnormal findings are noted",)),
+    "symptoms": Phrases(("reported symptoms are {value}", "symptoms include {value}"),
+                        absent=("no symptoms are reported", "the subject reports no symptoms")),
+    "comorbidities": Phrases(("pre-existing conditions are {value}", "pre-existing conditions include {value}"),
+                             absent=("no pre-existing conditions are reported",)),
+    "respiratory_conditions": Phrases(("respiratory conditions include {value}",),
+                                      absent=("no respiratory conditions are reported",)),
+    "respiratory_condition": Phrases(("a pre-existing respiratory condition is reported",),
+                                     absent=("no pre-existing respiratory condition is reported",)),
+    "diagnosis": Phrases(value=("the diagnosis is {value}", "the patient is diagnosed with {value}",
+                                "the clinical diagnosis is {value}")),
+    "copd_severity": Phrases(value=("COPD severity is level {value}", "COPD severity level {value} is recorded")),
+    "outcome": Phrases(value=("the clinical outcome is {value}", "the outcome was assessed as {value}")),
+    "covid_status": Phrases(("COVID-19 status is positive", "the subject is COVID-19 positive"),
+                            ("COVID-19 status is {value}", "the reported COVID-19 status is {value}"),
+                            ("COVID-19 status is negative", "the subject is COVID-19 negative"),
+                            ("COVID-19 status is {value}", "the reported COVID-19 status is {value}")),
+    "covid_test": Phrases(value=("the COVID-19 test is {value}",)),
+    "covid_test_method": Phrases(value=("the COVID-19 test method is {value}",)),
+    "covid_vaccination": Phrases(value=("the subject is {value}",)),
+    "hospitalized": Phrases(("the subject was hospitalised",), absent=("the subject was not hospitalised",)),
+    "ct_scan": Phrases(("a chest CT scan was taken",), absent=("no CT scan was taken",)),
+    "ct_score": Phrases(value=("the CT score is {value}",)),
+    "pregnancy": Phrases(("the patient is pregnant",), absent=("the patient is not pregnant",)),
+    "smoker": Phrases(("the subject smokes", "the subject is a smoker"), ("smoking status: {value}",),
+                      ("the subject does not smoke", "the subject is a non-smoker"), ("smoking status: {value}",)),
+}
 
 
-def normalize_metadata(metadata: dict) -> dict:
-    """Canonical `REPORT_FIELDS` keys -> value, missing values and every other key (identifiers) dropped."""
-    out: dict = {}
-    for name, value in (metadata or {}).items():
-        key = _key(name)
-        key = _ALIASES.get(key, key)
-        if key in REPORT_FIELDS and key not in out and not is_missing(value):
-            out[key] = value
+def _phrases(name: str) -> Phrases:
+    """The fact's phrases; facts without their own get "<noun> is present" / "no <noun>" / "<label> is <value>"."""
+    fact = FACTS[name]
+    own = _PHRASES.get(name, Phrases())
+    label = fact.label if fact.label[:2].isupper() else fact.label.lower()
+    noun = fact.noun
+    return Phrases(own.present or ((f"{noun} is present",) if noun else ()),
+                   own.described or own.value or (f"{label} is {{value}}",),
+                   own.absent or ((f"no {noun}",) if noun else ()),
+                   own.value or (f"{label} is {{value}}",))
+
+
+def readings(metadata: dict, declaration: Declaration | None = None) -> list[Reading]:
+    """The statements of `metadata` a report makes (unknown values left out), in report order."""
+    return [r for r in read_facts(metadata, declaration) if r.state != "unknown"]
+
+
+def _by_fact(items: list[Reading]) -> dict[str, list[Reading]]:
+    out: dict[str, list[Reading]] = {}
+    for r in items:
+        out.setdefault(r.fact.name, []).append(r)
     return out
 
 
-def scrub_identifiers(text: str, metadata: dict) -> str:
-    """Replace any identifier value of `metadata` (>= 3 characters) found in `text` by '[redacted]'."""
-    for name, value in (metadata or {}).items():
-        if _key(name) in IDENTIFIER_FIELDS and not is_missing(value) and len(str(value).strip()) >= 3:
-            pattern = rf"(?<![\w.]){re.escape(str(value).strip())}(?!\w|\.\d)"
-            text = re.sub(pattern, "[redacted]", text, flags=re.IGNORECASE)
-    return text
-
-
-def value_text(value) -> str:
-    """Readable string of a value: numbers without '.0', lists joined with 'and', underscores as spaces."""
-    if isinstance(value, str) and ";" in value:  # 'fever;cough' style lists
-        value = [v.strip() for v in value.split(";")]
-    if isinstance(value, (list, tuple, set)):
-        parts = [value_text(v) for v in value if not is_missing(v)]
-        if len(parts) < 2:
-            return parts[0] if parts else ""
-        return ", ".join(parts[:-1]) + " and " + parts[-1]
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, (int, float)) or type(value).__name__.startswith(("float", "int")):
-        return f"{float(value):g}"  # 63.0 -> '63', numpy scalars included
-    return re.sub(r"\s+", " ", str(value).replace("_", " ")).strip()
-
-
-def yes_no(value) -> str:
-    """'yes', 'no' or the value's own text for a yes/no style field."""
-    t = value_text(value).lower()
-    try:
-        return "yes" if float(t) != 0 else "no"
-    except ValueError:
-        return "yes" if t in _YES else "no" if t in _NO else t
-
-
-def _number(value) -> float | None:
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        return None
-
-
-def _site(value) -> str:
-    """Spelled-out site: ICBHI/CirCor codes expanded, other names lower-cased unless an acronym."""
-    t = value_text(value)
-    return _SITES.get(t.lower(), t if t.isupper() else t.lower())
-
-
-def _sex(value) -> str:
-    return {"m": "male", "f": "female"}.get(value_text(value).lower(), value_text(value))
-
-
-def _device(value) -> str:
-    t = value_text(value)
-    return _DEVICES.get(t.lower(), _an(t) if t[:1].islower() else t)
-
-
 def _an(phrase: str) -> str:
-    """Prefix 'a'/'an' by sound: 'an 8-year-old', 'an 11-year-old', 'a 63-year-old', 'an adult'."""
+    """Prefix 'a'/'an' by sound: 'an 8-day-old', 'an 11-year-old', 'a 63-year-old', 'an adult'."""
     low = phrase.lower()
     digits = re.match(r"\d+", low)
     if digits:
@@ -195,155 +154,173 @@ def _an(phrase: str) -> str:
     return ("an " if vowel else "a ") + phrase
 
 
+def _raters(group: list[Reading]) -> str:
+    raters = [r.rater for r in group]
+    return f" ({join_items(list(dict.fromkeys(raters)))})" if all(raters) else ""
+
+
+def _groups(items: list[Reading]) -> list[list[Reading]]:
+    """Readings of one fact grouped by (state, rater, present without a value): each group is one clause."""
+    out: dict[tuple, list[Reading]] = {}
+    for r in items:
+        plain = r.state == "absent" or (r.state == "present" and r.text == "present")
+        out.setdefault((r.state, r.rater, plain), []).append(r)
+    return list(out.values())
+
+
 class _Writer:
     """Builds the three sentences of one report with one seeded RNG."""
 
-    def __init__(self, facts: dict, modality: str, rng: random.Random):
-        self.f, self.m, self.rng = facts, modality.strip().lower(), rng
+    def __init__(self, items: list[Reading], modality: str, rng: random.Random):
+        self.f, self.m, self.rng = _by_fact(items), modality.strip().lower(), rng
 
     def pick(self, *options: str) -> str:
         return self.rng.choice(options)
 
+    def text(self, name: str) -> str:
+        return join_items([r.text for r in self.f.get(name, [])])
+
+    def clauses(self, name: str) -> list[str]:
+        """The clauses stating fact `name` (generic: its Phrases)."""
+        items = self.f.get(name, [])
+        if not items:
+            return []
+        fact = FACTS[name]
+        if name == "other":
+            return [f"{r.label}: {r.text}" for r in items]
+        ph = _phrases(name)
+        if fact.many:
+            present = [r.text for r in items if r.state in ("present", "value")]
+            if present:
+                return [self.pick(*ph.present).format(value=join_items(list(dict.fromkeys(present))))]
+            return [self.pick(*ph.absent)] if ph.absent else []
+        out = []
+        for group in _groups(items):
+            r = group[0]
+            value = join_items([g.text for g in group])
+            if r.state == "absent":
+                options = ph.absent or ph.value
+            elif r.state == "present" and r.text == "present":
+                options = ph.present or ph.value
+            elif r.state == "present":
+                options = ph.described
+            else:
+                options = ph.value
+            if name == "diagnosis" and value.lower() in _HEALTHY:
+                options = ("the subject is recorded as healthy", "the diagnosis is healthy")
+            if name == "copd_severity":
+                value = re.sub(r"(?i)^copd\s*", "", value)
+            out.append(self.pick(*options).format(value=value) + _raters(group))
+        return out
+
     def person(self) -> str:
-        age, sex = self.f.get("age"), self.f.get("sex")
-        sex_t = _sex(sex).lower() if sex is not None else ""
-        years = _number(age) if age is not None else None
-        if years is not None:
-            noun = sex_t or self.pick("subject", "patient")
-            return _an(f"{years:g}-year-old {noun}")
-        if age is not None:
-            group = value_text(age).lower()
-            if group in _AGE_GROUPS:
-                return _an(f"{sex_t} {group}".strip())
-            return _an(f"{sex_t or 'subject'} in the '{group}' age group")
-        return _an(f"{sex_t} {self.pick('subject', 'patient')}") if sex_t else ""
+        """'a female subject aged 22 years (height 98 cm, weight 15.9 kg)', or ''."""
+        sex = self.text("sex")
+        noun = self.text("age_group") or self.pick("subject", "patient")
+        known = "sex" in self.f or "age_group" in self.f or "age" in self.f
+        adjective = sex if sex.lower() in ("male", "female") else ""
+        who = f"{adjective} {noun}".strip()
+        if sex and not adjective:
+            who += f" (sex: {sex})"
+        if "age" in self.f:
+            who += f" aged {self.text('age')}"
+        extra = [c for name in ("height", "weight", "bmi", "residence") for c in self._bare(name)]
+        if not known and not extra:
+            return ""
+        return _an(who) + (f" ({', '.join(extra)})" if extra else "")
+
+    def _bare(self, name: str, sep: str = " ") -> list[str]:
+        """'<label><sep><value>' items for the person's parentheses and the recording's tail."""
+        fact = FACTS[name]
+        label = fact.label if fact.label[:2].isupper() else fact.label.lower()
+        return [f"{label}{sep}{join_items([r.text for r in g])}{_raters(g)}" for g in _groups(self.f.get(name, []))]
 
     def context(self) -> str:
         names = _MODALITY.get(self.m, (f"{self.m} recording",))
         rec = self.pick(*names)
         where = ""
         if "site" in self.f:
-            where += f" at the {_site(self.f['site'])}"
+            where += f" at the {self.text('site')}"
+        if "channel" in self.f:
+            where += f" (channel {self.text('channel')})"
         if "device" in self.f:
-            where += f" with {_device(self.f['device'])}"
-        if "body_position" in self.f:
-            where += f" in the {value_text(self.f['body_position']).lower()} position"
+            where += f" with {_an(self.text('device'))}"
+        if "stethoscope_filter" in self.f:
+            where += f" using the {self.text('stethoscope_filter')} filter"
+        extras = [c for name in ("body_position", "recording_task", "recording_quality")
+                  for c in self._bare(name, ": ")]
+        tail = ("; " + "; ".join(extras)) if extras else ""
         who = self.person()
         if not who:
-            return self.pick(f"{rec[0].upper()}{rec[1:]}{where}.", f"This is {_an(rec)}{where}.")
-        return self.pick(f"{rec[0].upper()}{rec[1:]}{where} from {who}.",
-                         f"{who[0].upper()}{who[1:]}: {rec}{where}.",
-                         f"This {rec} was obtained{where} from {who}.")
+            return self.pick(f"{rec[0].upper()}{rec[1:]}{where}{tail}.", f"This is {_an(rec)}{where}{tail}.")
+        return self.pick(f"{rec[0].upper()}{rec[1:]}{where} from {who}{tail}.",
+                         f"{who[0].upper()}{who[1:]}: {rec}{where}{tail}.",
+                         f"This {rec} was obtained{where} from {who}{tail}.")
 
-    def murmur(self, prefix: str = "") -> str:
-        """The systolic (prefix '') or diastolic (prefix 'diastolic_') murmur clause, '' when not described."""
-        g = {k: self.f.get(f"{prefix}murmur_{k}") for k in ("timing", "shape", "grade", "pitch", "quality")}
-        if not prefix:
-            state = yes_no(self.f["murmur"]) if "murmur" in self.f else ""
-            if state == "no":
-                return self.pick("no murmur is heard", "there is no murmur", "a murmur is absent")
-            if state == "unknown":
-                return self.pick("the presence of a murmur could not be determined", "murmur status is unknown")
-            if state not in ("", "yes"):
-                return f"murmur status is {state}"
-            located = "murmur_locations" in self.f or "murmur_most_audible" in self.f
-            diastolic_only = any(k.startswith("diastolic_murmur_") for k in self.f)
-            if all(v is None for v in g.values()) and not located and (state == "" or diastolic_only):
-                return ""  # nothing to say, or the diastolic clause says it
-        elif all(v is None for v in g.values()):
+    def murmur_body(self, prefix: str) -> str:
+        """'grade III/VI diamond-shaped holosystolic murmur of high pitch and harsh quality', '' without details."""
+        g = {k: self.text(f"{prefix}murmur_{k}") for k in ("timing", "shape", "grade", "pitch", "quality")}
+        if not any(g.values()):
             return ""
-        adj = []
-        if g["grade"] is not None:
-            grade = value_text(g["grade"])
-            num = _number(grade)
-            grade = ("I", "II", "III", "IV", "V", "VI")[int(num) - 1] if num and 1 <= num <= 6 else grade
-            adj.append(f"grade {grade}")
-        if g["shape"] is not None:
-            shape = value_text(g["shape"]).lower()
-            adj.append(f"{shape}-shaped" if shape in ("diamond", "plateau") else shape)
-        timing = value_text(g["timing"]).lower() if g["timing"] is not None else ("diastolic" if prefix else "")
-        adj.append(f"{timing} murmur".strip())
-        tail = [f"{value_text(g[k]).lower()} {k}" for k in ("pitch", "quality") if g[k] is not None]
-        body = " ".join(adj) + (" of " + " and ".join(tail) if tail else "")
-        where = ""
-        if not prefix and "murmur_locations" in self.f:
-            locs = [_site(x) for x in re.split(r"[+,;/]\s*", value_text(self.f["murmur_locations"])) if x]
-            where += f", audible at the {value_text(locs)}"
-        if not prefix and "murmur_most_audible" in self.f:
-            where += f", loudest at the {_site(self.f['murmur_most_audible'])}"
-        return self.pick(f"{_an(body)} is heard{where}", f"there is {_an(body)}{where}",
-                         f"{_an(body)} is present{where}")
+        adj = [f"grade {g['grade']}"] if g["grade"] else []
+        if g["shape"]:
+            adj.append(f"{g['shape']}-shaped" if g["shape"].lower() in ("diamond", "plateau") else g["shape"])
+        adj.append(f"{g['timing'] or ('diastolic' if prefix else '')} murmur".strip())
+        tail = [f"{g[k]} {k}" for k in ("pitch", "quality") if g[k]]
+        return " ".join(adj) + (" of " + " and ".join(tail) if tail else "")
 
-    def findings(self) -> list[str]:
-        f, out = self.f, []
-        if "crackles" in f:
-            c = yes_no(f["crackles"])
-            if c == "no":
-                out.append(self.pick("no crackles are heard", "crackles are absent", "there are no crackles"))
+    def murmur(self) -> list[str]:
+        """The murmur clauses: at this recording site, the patient's murmur and its description, diastolic."""
+        where = ""
+        if "murmur_locations" in self.f:
+            where += f", audible at the {self.text('murmur_locations')}"
+        if "murmur_most_audible" in self.f:
+            where += f", loudest at the {self.text('murmur_most_audible')}"
+        body = self.murmur_body("")
+        patient = {r.state for r in self.f.get("murmur", [])}
+        described = _an(body) if body else "a murmur"
+        out = []
+        site = {r.state for r in self.f.get("murmur_at_site", [])}
+        if site == {"present"}:
+            head = self.pick("a murmur is present at this site", "a murmur is heard at this site")
+            out.append(f"{head}: {described}{where}" if body or where else head)
+        elif site == {"absent"}:
+            out.append(self.pick("no murmur at this site", "no murmur is heard at this site"))
+            if "present" in patient or body or where:
+                out.append(self.pick(f"the patient has {described}{where}",
+                                     f"elsewhere the patient has {described}{where}"))
+        elif "absent" in patient and not body:
+            out.append(self.pick("no murmur", "no murmur is heard", "there is no murmur"))
+        elif "present" in patient or body or where:
+            if body or where:
+                out.append(self.pick(f"{described} is heard{where}", f"there is {described}{where}",
+                                     f"{described} is present{where}"))
             else:
-                kind = "" if c == "yes" else f"{c} "
-                out.append(self.pick(f"{kind}crackles are heard", f"{kind}crackles are present",
-                                     f"there are {kind}crackles"))
-        if "wheeze" in f:
-            w = yes_no(f["wheeze"])
-            out.append({"no": self.pick("no wheezes are heard", "wheezes are absent", "there is no wheezing"),
-                        "yes": self.pick("wheezes are heard", "wheezing is present", "there is wheezing")
-                        }.get(w, f"wheeze is noted as {w}"))
-        if "cough_type" in f:
-            t = value_text(f["cough_type"]).lower()
-            out.append(self.pick(f"the cough is {t}", f"the cough sounds {t}", f"it is {_an(t)} cough"))
-        if "sound_type" in f:
-            out.append(self.pick(f"the lung sound type is {value_text(f['sound_type'])}",
-                                 f"lung sounds are annotated as {value_text(f['sound_type'])}"))
-        for part in (self.murmur(), self.murmur("diastolic_")):
-            if part:
-                out.append(part)
-        if "respiratory_rate" in f:
-            out.append(self.pick(f"the respiratory rate is {value_text(f['respiratory_rate'])} breaths per minute",
-                                 f"breathing is at {value_text(f['respiratory_rate'])} breaths per minute"))
-        spiro = []
-        for key, name in (("fvc", "FVC"), ("fev1", "FEV1")):
-            if key in f:
-                spiro.append(f"{name} {value_text(f[key])}" + (" L" if _number(f[key]) is not None else ""))
-        if "fev1_fvc" in f:
-            r = _number(f["fev1_fvc"])
-            ratio = value_text(f["fev1_fvc"]) if r is None else f"{r:g}%" if r > 1.5 else f"{r:.2f}"
-            spiro.append(f"FEV1/FVC {ratio}")
-        if spiro:
-            out.append(self.pick("spirometry shows ", "spirometry gives ") + value_text(spiro))
-        if "findings" in f:
-            t = value_text(f["findings"])
-            out.append(self.pick(f"the findings are {t}", f"noted findings are {t}"))
-        if "symptoms" in f:
-            s = value_text(f["symptoms"])
-            out.append(self.pick(f"reported symptoms are {s}", f"symptoms include {s}"))
+                out.append(self.pick("a murmur is present", "a murmur is heard"))
+        out += [f"{r.fact.label.lower()}: {r.text}{_raters([r])}" for name in ("murmur", "murmur_at_site")
+                for r in self.f.get(name, []) if r.state == "value"]
+        diastolic = self.murmur_body("diastolic_")
+        if diastolic:
+            out.append(self.pick(f"{_an(diastolic)} is heard", f"there is {_an(diastolic)}"))
         return out
 
-    def clinical(self) -> list[str]:
-        f, out = self.f, []
-        if "diagnosis" in f:
-            d = value_text(f["diagnosis"])
-            out.append(self.pick("the subject is recorded as healthy", "the diagnosis is healthy")
-                       if d.lower() in _HEALTHY else
-                       self.pick(f"the diagnosis is {d}", f"the patient is diagnosed with {d}",
-                                 f"the clinical diagnosis is {d}"))
-        if "copd_severity" in f:
-            level = re.sub(r"(?i)^copd\s*", "", value_text(f["copd_severity"]))
-            out.append(self.pick(f"COPD severity is level {level}", f"COPD severity level {level} is recorded"))
-        if "outcome" in f:
-            o = value_text(f["outcome"]).lower()
-            out.append(self.pick(f"the clinical outcome is {o}", f"the outcome was assessed as {o}"))
-        if "covid_status" in f:
-            v = yes_no(f["covid_status"])
-            out.append({"yes": self.pick("COVID-19 status is positive", "the subject is COVID-19 positive"),
-                        "no": self.pick("COVID-19 status is negative", "the subject is COVID-19 negative")
-                        }.get(v, self.pick(f"COVID-19 status is reported as {v}",
-                                           f"the reported COVID-19 status is {v}")))
-        if "smoker" in f:
-            s = yes_no(f["smoker"])
-            out.append({"yes": self.pick("the subject is a smoker", "the subject smokes"),
-                        "no": self.pick("the subject is a non-smoker", "the subject does not smoke")
-                        }.get(s, f"smoking status is {s}"))
+    def spirometry(self) -> list[str]:
+        parts = [f"{FACTS[k].label} {self.text(k)}" for k in _SPIROMETRY if k in self.f]
+        return [self.pick("spirometry shows ", "spirometry gives ") + join_items(parts)] if parts else []
+
+    def section(self, section: str) -> list[str]:
+        out, done = [], set()
+        for name, fact in FACTS.items():
+            if fact.section != section or name not in self.f or name in done:
+                continue
+            if name.startswith(("murmur", "diastolic_murmur")):
+                done.update(n for n in FACTS if n.startswith(("murmur", "diastolic_murmur")))
+                out += self.murmur()
+            elif name in _SPIROMETRY:
+                done.update(_SPIROMETRY)
+                out += self.spirometry()
+            else:
+                out += self.clauses(name)
         return out
 
     def sentence(self, clauses: list[str]) -> str:
@@ -356,85 +333,65 @@ class _Writer:
         return text[0].upper() + text[1:] + "."
 
 
-def template_report(metadata: dict, modality: str, seed: int = 0) -> str:
-    """A 1-3 sentence clinical report stating only what `metadata` says.
+def _rng(*parts) -> random.Random:
+    blob = json.dumps(parts, sort_keys=True, default=str)
+    return random.Random(int(hashlib.sha256(blob.encode()).hexdigest()[:16], 16))
+
+
+def template_report(metadata: dict, modality: str, seed: int = 0, declaration: Declaration | None = None) -> str:
+    """A 1-3 sentence clinical report stating every clinical fact of `metadata` and nothing else.
 
     Args:
-        metadata: an item's metadata; keys are matched to `REPORT_FIELDS` case- and punctuation-insensitively
-            (ICBHI 'Chest_Location' -> site, CirCor 'Systolic murmur grading' -> murmur_grade, ...).
+        metadata: an item's metadata (Item.metadata as its dataset reader emits it).
         modality: 'cough', 'breath', 'lung', 'heart', ... (names the recording).
-        seed: chooses among synonymous templates; the same (metadata, modality, seed) always gives the same text.
+        seed: chooses among synonymous phrasings; the same (metadata, modality, seed) always gives the same text.
+        declaration: what the metadata keys mean (benchmark_tasks.clinical.declaration(dataset)); default: the
+            registered dataset whose declaration names every key, else the generic rules.
 
     Returns:
-        context sentence (recording, age, sex, site, device), then findings, then clinical status, each only
-        when its fields are present.
+        context sentence (recording, site, device, person), then findings, then clinical status, each only when
+        its facts are present.
     """
-    facts = normalize_metadata(metadata)
-    blob = json.dumps([seed, modality, facts], sort_keys=True, default=str)
-    rng = random.Random(int(hashlib.sha256(blob.encode()).hexdigest()[:16], 16))
-    w = _Writer(facts, modality, rng)
-    text = " ".join(s for s in (w.context(), w.sentence(w.findings()), w.sentence(w.clinical())) if s)
-    return scrub_identifiers(text, metadata)
+    items = readings(metadata, declaration)
+    rng = _rng(seed, modality, [(r.fact.name, r.state, r.text, r.rater, r.label) for r in items])
+    w = _Writer(items, modality, rng)
+    parts = (w.context(), w.sentence(w.section("findings")), w.sentence(w.section("clinical")))
+    return " ".join(p for p in parts if p)
 
 
-def describe_metadata(metadata: dict, modality: str) -> str:
-    """The facts of `metadata` as 'Field: value' lines (codes spelled out, identifiers removed): the LLM prompt."""
+def _prompt_value(group: list[Reading]) -> str:
+    """A group's value for the prompt; a plain present / absent flag reads 'yes' / 'no'."""
+    texts = [{"present": "yes", "absent": "no"}.get(r.text, r.text) for r in group]
+    return join_items(list(dict.fromkeys(texts))) + _raters(group)
+
+
+def describe_metadata(metadata: dict, modality: str, declaration: Declaration | None = None) -> str:
+    """The statements of `metadata` as 'Label: value' lines in a fixed order (codes spelled out, identifiers
+    removed, a plain finding as 'yes' / 'no'): the LLM writer's prompt."""
     lines = [f"Recording: {modality}"]
-    facts = normalize_metadata(metadata)
-    for key in (k for k in REPORT_FIELDS if k in facts):  # fixed order: the prompt (and its cache key) is stable
-        value = facts[key]
-        if key in ("site", "murmur_most_audible"):
-            text = _site(value)
-        elif key == "murmur_locations":
-            text = value_text([_site(x) for x in re.split(r"[+,;/]\s*", value_text(value)) if x])
-        elif key == "device":
-            text = re.sub(r"^an? ", "", _DEVICES.get(value_text(value).lower(), value_text(value)))
-        elif key == "sex":
-            text = _sex(value)
-        elif key in ("crackles", "wheeze", "smoker") or isinstance(value, bool):
-            text = yes_no(value)
-        elif key in _UNITS and _number(value) is not None:
-            text = f"{value_text(value)} {_UNITS[key]}"
+    for name, items in _by_fact(readings(metadata, declaration)).items():
+        fact = FACTS[name]
+        if name == "other":
+            lines += [f"{r.label}: {r.text}" for r in items]
+        elif fact.many:
+            present = [r.text for r in items if r.state in ("present", "value")]
+            lines.append(f"{fact.label}: {join_items(list(dict.fromkeys(present))) if present else 'none reported'}")
         else:
-            text = value_text(value)
-        lines.append(f"{_LABELS.get(key, key.replace('_', ' ').capitalize())}: {text}")
-    return scrub_identifiers("\n".join(lines), metadata)
+            lines.append(f"{fact.label}: {'; '.join(_prompt_value(g) for g in _groups(items))}")
+    return "\n".join(lines)
 
 
-_UNITS = {"age": "years", "fvc": "L", "fev1": "L", "respiratory_rate": "breaths per minute"}
-_LABELS = {"fvc": "FVC", "fev1": "FEV1", "fev1_fvc": "FEV1/FVC", "covid_status": "COVID-19 status",
-           "copd_severity": "COPD severity", "murmur_most_audible": "Murmur most audible at"}
-
-
-_LABEL_GUESS = {
-    "healthy": ("diagnosis", "healthy"), "normal": ("diagnosis", "healthy"), "covid": ("covid_status", "positive"),
-    "covid-19": ("covid_status", "positive"), "positive": ("covid_status", "positive"),
-    "negative": ("covid_status", "negative"), "male": ("sex", "male"), "female": ("sex", "female"),
-    "smoker": ("smoker", "yes"), "non-smoker": ("smoker", "no"), "nonsmoker": ("smoker", "no"),
-    "crackles": ("crackles", "yes"), "fine": ("crackles", "fine"), "coarse": ("crackles", "coarse"),
-    "wheeze": ("wheeze", "yes"), "wheezes": ("wheeze", "yes"), "murmur": ("murmur", "present"),
-    "present": ("murmur", "present"), "absent": ("murmur", "absent"), "wet": ("cough_type", "wet"),
-    "dry": ("cough_type", "dry"), "abnormal": ("outcome", "abnormal"),
-}
-
-
-def class_prompts(task_labels, modality: str, field: str | None = None, seed: int = 0) -> list[str]:
-    """One report-style prompt per class, in label order, for zero-shot scoring with the text teacher.
+def class_prompts(findings, modality: str, seed: int = 0) -> list[str]:
+    """One zero-shot prompt per class: the same recording sentence for every class, then the class's finding.
 
     Args:
-        task_labels: the task's class names (TaskSpec.labels).
-        modality: the task's modality.
-        field: the metadata field the labels are values of (e.g. 'crackles' for labels none/fine/coarse): each
-            prompt is then exactly the template report of {field: label}. Without it a label is looked up in a
-            small vocabulary (healthy, covid, male, smoker, fine, wet, ...) and otherwise used as the diagnosis.
-        seed: template choice, as in `template_report`.
+        findings: per class, the finding as a report phrases it (TaskSpec.class_findings: "no murmur", "a murmur
+            is present").
+        modality: the task's modality (names the recording).
+        seed: which synonym names the recording (the same for every class).
     """
-    prompts = []
-    for label in task_labels:
-        if field is not None:
-            md = {field: label}
-        else:
-            key, value = _LABEL_GUESS.get(str(label).strip().lower(), ("diagnosis", label))
-            md = {key: value}
-        prompts.append(template_report(md, modality, seed))
-    return prompts
+    names = _MODALITY.get(modality.strip().lower(), (f"{modality.strip().lower()} recording",))
+    rec = _rng(seed, modality).choice(names)
+    head = f"{rec[0].upper()}{rec[1:]}."
+    return [f"{head} {str(f)[0].upper()}{str(f)[1:]}." for f in findings]
+

@@ -250,7 +250,8 @@ def prepare_run(cfg: AlignConfig, dist, device: str) -> AlignRun:
     train_text = _rank0_first(dist, lambda: teacher.encode([i.report for i in train_items]))
     val_text = _rank0_first(dist, lambda: teacher.encode([i.report for i in val_items]))
     teacher.release()  # embeddings computed once (and cached): the teacher's memory is free before training
-    quality = summarize_reports([i.report for i in train_items], [i.metadata for i in train_items], train_text)
+    quality = summarize_reports([i.report for i in train_items], [i.metadata for i in train_items], train_text,
+                                [i.declaration for i in train_items])
     say(quality.describe(), flush=True)
     check_teachable(quality, cfg.reports)
     if dist.main:

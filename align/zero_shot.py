@@ -1,9 +1,13 @@
 """Zero-shot classification with an aligned encoder: no probe, only the text teacher and the projection heads.
 
-Each class gets one report-style prompt (align.reports.class_prompts: the template report of {field: label}); a
-clip's score for a class is the cosine similarity between its projected audio embedding and the projected teacher
-embedding of that class's prompt. The audio embeddings must come from the aligned encoder (`embed`), since the
-audio head was trained on them.
+Each class gets one report-style prompt (align.reports.class_prompts): one template, the same for every class
+except the class's finding as a report states it (TaskSpec.class_findings: "no murmur" / "a murmur is present").
+A clip's score for a class is the cosine similarity between its projected audio embedding and the projected
+teacher embedding of that class's prompt. The audio embeddings must come from the aligned encoder (`embed`),
+since the audio head was trained on them.
+
+Scores that cannot rank anything are an error, not an AUROC of 0.5: two classes with the same prompt, or every
+clip scoring every class the same (prompts the teacher cannot tell apart, e.g. cut off before the finding).
 """
 
 from __future__ import annotations
@@ -18,13 +22,21 @@ import torch.nn.functional as F
 from align.reports import class_prompts
 
 
-def prompts_for(task, field: str | None = None, seed: int = 0) -> list[str]:
-    """One prompt per class of `task`, in label order. field: the metadata field the labels are values of
-    (default task.options["label_column"], as the demo tasks declare it; None = label vocabulary lookup)."""
+class ZeroShotTie(ValueError):
+    """Zero-shot scores that cannot rank: identical class prompts, or every clip scoring all classes alike."""
+
+
+def prompts_for(task, seed: int = 0) -> list[str]:
+    """One prompt per class of `task`, in label order: its class_findings (the label names when it has none) in
+    one template. Raises ZeroShotTie when two classes would get the same prompt."""
     if task.kind == "regression":
         raise ValueError(f"task {task.id}: zero-shot scoring needs class labels; it is a regression task")
-    field = field if field is not None else task.options.get("label_column")
-    return class_prompts(task.labels, task.modality, field, seed)
+    findings = task.class_findings or task.labels
+    prompts = class_prompts(findings, task.modality, seed)
+    if len(set(prompts)) != len(prompts):
+        raise ZeroShotTie(f"task {task.id}: classes share a zero-shot prompt ({prompts}); give each label a "
+                          f"distinct finding in TaskSpec.class_findings")
+    return prompts
 
 
 def _heads(aligned):
@@ -47,7 +59,7 @@ def _teacher_for(aligned: str):
     # an adapter made on another machine records that machine's path; the sha256 check below still guards
     # against a different model when we fall back to the default teacher found here
     path = info["path"] if info.get("path") and Path(info["path"]).exists() else None
-    teacher = TextTeacher(path, max_length=info["max_length"], dtype=info["dtype"])
+    teacher = TextTeacher.from_identity({**info, "path": path})   # same pooling, prefix, dtype as in training
     if teacher.identity()["sha256"] != info["sha256"]:
         raise ValueError(f"{aligned}: the teacher at {info['path']} is not the one the heads were trained with "
                          f"(sha256 differs); pass the right TextTeacher as teacher=")
@@ -55,8 +67,7 @@ def _teacher_for(aligned: str):
 
 
 @torch.no_grad()
-def zero_shot_scores(aligned, audio_embeddings, task, teacher=None, field: str | None = None,
-                     seed: int = 0) -> np.ndarray:
+def zero_shot_scores(aligned, audio_embeddings, task, teacher=None, seed: int = 0) -> np.ndarray:
     """Class scores by cosine similarity in the aligned space.
 
     Args:
@@ -64,7 +75,7 @@ def zero_shot_scores(aligned, audio_embeddings, task, teacher=None, field: str |
         audio_embeddings: [N, D] float, the aligned encoder's clip embeddings (D = audio head input width).
         task: a TaskSpec with class labels (binary or multiclass).
         teacher: object with .encode(list[str]) -> [C, Dt]; default: the teacher recorded in the aligned directory.
-        field, seed: prompt construction (see `prompts_for`).
+        seed: prompt construction (see `prompts_for`).
     Returns:
         [N, C] float32 in [-1, 1], column c = similarity to class c's prompt. For a binary AUROC use
         `binary_score(scores)` (class 1 minus class 0) as the positive-class score; for a multiclass AUROC pass the
@@ -79,13 +90,28 @@ def zero_shot_scores(aligned, audio_embeddings, task, teacher=None, field: str |
     if audio.ndim != 2 or audio.shape[1] != audio_head.in_dim:
         raise ValueError(f"zero_shot_scores: audio_embeddings must be [N, {audio_head.in_dim}] (the aligned "
                          f"encoder's embed output), got {tuple(audio.shape)}")
-    text = teacher.encode(prompts_for(task, field, seed)).float()
+    prompts = prompts_for(task, seed)
+    text = teacher.encode(prompts).float()
     audio_head.eval()
     text_head.eval()
     device = next(audio_head.parameters()).device
     a = F.normalize(audio_head(audio.to(device)), dim=-1)
     t = F.normalize(text_head(text.to(device)), dim=-1)
-    return (a @ t.T).cpu().numpy().astype(np.float32)
+    scores = (a @ t.T).cpu().numpy().astype(np.float32)
+    check_not_tied(scores, task.id, prompts)
+    return scores
+
+
+def check_not_tied(scores: np.ndarray, task_id: str = "", prompts=()) -> None:
+    """ZeroShotTie when every row of [N, C] `scores` is constant (all classes scored alike for every clip): any
+    AUROC from such scores is 0.5 by construction, not a measurement."""
+    scores = np.asarray(scores, dtype=np.float64)
+    if scores.ndim == 2 and scores.shape[0] and scores.shape[1] > 1:
+        spread = scores.max(1) - scores.min(1)
+        if np.all(spread <= 1e-6 * max(1.0, float(np.abs(scores).max()))):
+            raise ZeroShotTie(f"task {task_id}: every clip scores all {scores.shape[1]} classes the same (largest "
+                              f"spread {spread.max():.2g}); the teacher does not tell the class prompts apart "
+                              f"{list(prompts)}. Check TaskSpec.class_findings and the teacher's max_length.")
 
 
 def binary_score(scores: np.ndarray) -> np.ndarray:
@@ -96,10 +122,10 @@ def binary_score(scores: np.ndarray) -> np.ndarray:
     return scores[:, 1] - scores[:, 0]
 
 
-def zero_shot_auroc(aligned, audio_embeddings, labels, task, teacher=None, field: str | None = None) -> float:
+def zero_shot_auroc(aligned, audio_embeddings, labels, task, teacher=None) -> float:
     """Macro AUROC of zero-shot scores (no probe, no training data) for items with class indices `labels` [N]:
     binary tasks score `binary_score`, multiclass tasks the raw similarity rows."""
     from benchmark_tasks.metrics import auroc
 
-    scores = zero_shot_scores(aligned, audio_embeddings, task, teacher, field)
+    scores = zero_shot_scores(aligned, audio_embeddings, task, teacher)
     return float(auroc(np.asarray(labels), binary_score(scores) if scores.shape[1] == 2 else scores))

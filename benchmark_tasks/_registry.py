@@ -89,15 +89,17 @@ def get_task(task_id: str) -> TaskSpec:
     return _TASKS[task_id]
 
 
-def select_tasks(selector: str) -> list[TaskSpec]:
-    """Resolve a --tasks value: 'demo', 'opera', 'cardiac', 'all', a modality, 'csv:PATH', or 'ID,ID,...'."""
+def select_tasks(selector: str, id_columns: str | None = None) -> list[TaskSpec]:
+    """Resolve a --tasks value: 'demo', 'opera', 'cardiac', 'all', a modality, 'csv:PATH', or 'ID,ID,...'.
+
+    id_columns: for csv manifests, metadata columns that identify a subject or recording (--id-columns)."""
     tasks = all_tasks()
     out: list[TaskSpec] = []
     for part in [p.strip() for p in selector.split(",") if p.strip()]:
         if part.startswith("csv:"):
             from benchmark_tasks.datasets.manifest import manifest_task
 
-            out.append(manifest_task(part[4:]))
+            out.append(manifest_task(part[4:], id_columns=id_columns))
         elif part == "all":
             out += tasks
         elif part == "demo":

@@ -49,6 +49,8 @@ class TaskSpec:
         kind: "binary", "multiclass" or "regression".
         metric: "auroc" (macro one-vs-rest) or "mae" (regression; MAPE is reported beside it).
         labels: class names in label-index order (empty for regression).
+        class_findings: per label, the finding a report would state for that class ("no murmur", "a murmur is
+            present"): zero-shot scoring prompts with it (align.zero_shot). Empty: the label names are used.
         split: "official" (read from the data), "group-stratified" (seeded, group-disjoint) or "loso".
         group_by: metadata key that groups recordings of one subject.
         input_seconds: per encoder family, OPERA's pad-to length in seconds ({"default": 8.0, ...}).
@@ -68,6 +70,7 @@ class TaskSpec:
     kind: str
     metric: str
     labels: tuple[str, ...] = ()
+    class_findings: tuple[str, ...] = ()
     split: str = "official"
     group_by: str = "subject"
     input_seconds: dict = field(default_factory=lambda: {"default": 8.0})
@@ -83,6 +86,10 @@ class TaskSpec:
             raise ValueError(f"task {self.id}: kind {self.kind!r} not in {KINDS}")
         if self.kind != "regression" and len(self.labels) < 2:
             raise ValueError(f"task {self.id}: a {self.kind} task needs at least two labels")
+        if self.class_findings and (len(self.class_findings) != len(self.labels)
+                                    or len(set(self.class_findings)) != len(self.class_findings)):
+            raise ValueError(f"task {self.id}: class_findings must give one distinct finding per label "
+                             f"({len(self.labels)} labels), got {self.class_findings}")
 
     def __hash__(self) -> int:
         return hash((self.id, self.version))
@@ -94,6 +101,7 @@ class TaskSpec:
     def to_dict(self) -> dict:
         d = asdict(self)
         d["labels"] = list(self.labels)
+        d["class_findings"] = list(self.class_findings)
         return d
 
 

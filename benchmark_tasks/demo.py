@@ -26,6 +26,7 @@ from pathlib import Path
 
 from benchmark_tasks._registry import DataContext, register_dataset
 from benchmark_tasks._spec import Item, TaskSpec
+from benchmark_tasks.clinical import ClinicalField
 
 DEMO_VERSION = 1
 MANIFEST = "demo.json"
@@ -41,9 +42,41 @@ _FAMILIES = (
     ("wetcough", "cough", "cough_type", ("wet",), ("dry", "wet"), 2.0, "wet (productive) vs dry cough"),
 )
 
+# Per family, the finding a report states for label 0 and label 1 (zero-shot prompts, align.zero_shot).
+_CLASS_FINDINGS = {"crackles": ("no crackles are heard", "crackles are heard"),
+                   "wheeze": ("no wheezes are heard", "wheezes are heard"),
+                   "murmur": ("no murmur", "a murmur is present"), "wetcough": ("the cough is dry", "the cough is wet")}
+
+# What each metadata.csv column states (benchmark_tasks/clinical.py); synth.cohort.COLUMNS lists them.
+_SITE_NAMES = {"aortic": "aortic area", "pulmonic": "pulmonic area", "tricuspid": "tricuspid area",
+               "mitral": "mitral area", **{s: f"{s} chest" for s in ("anterior left upper", "anterior right upper",
+                                                                    "lateral left", "lateral right",
+                                                                    "posterior left base", "posterior right base")}}
+CLINICAL_FIELDS = (
+    ClinicalField("age", "age", "number", unit="years"),
+    ClinicalField("sex", "sex", "category"),
+    ClinicalField("site", "site", "category", values=_SITE_NAMES),
+    ClinicalField("device", "device", "text"),
+    ClinicalField("crackles", "crackles", "category", negative=("none",)),
+    ClinicalField("wheeze", "wheeze", "flag"),
+    ClinicalField("murmur", "murmur", "flag"),
+    ClinicalField("murmur_grade", "murmur_grade", "category",
+                  values={str(k): f"{r}/VI" for k, r in enumerate(("I", "II", "III", "IV", "V", "VI"), start=1)}),
+    ClinicalField("murmur_shape", "murmur_shape", "category"),
+    ClinicalField("murmur_timing", "murmur_timing", "category"),
+    ClinicalField("murmur_pitch", "murmur_pitch", "category"),
+    ClinicalField("cough_type", "cough_type", "category"),
+    ClinicalField("findings", "findings", "text", negative=("none",)),
+    ClinicalField("diagnosis", "diagnosis", "category"),
+    ClinicalField("symptoms", "symptoms", "list", separator=";", negative=("none",)),
+)
+IDENTIFIER_COLUMNS = ("uid", "path", "subject")
+IGNORED_COLUMNS = ("sample_rate", "duration_s", "modality", "difficulty", "split")  # audio format, bookkeeping
+
 DEMO_TASKS = tuple(
     TaskSpec(id=f"demo-{family}-{difficulty}", name=f"demo {family} ({difficulty})", dataset="demo",
-             modality=modality, kind="binary", metric="auroc", labels=labels, split="official", group_by="subject",
+             modality=modality, kind="binary", metric="auroc", labels=labels, class_findings=_CLASS_FINDINGS[family],
+             split="official", group_by="subject",
              input_seconds={"default": seconds}, version=DEMO_VERSION, seeds=5,
              notes=f"synthetic: {question}; {difficulty} difficulty",
              options={"difficulty": difficulty, "suite": "demo", "label_column": column, "positive": positive})

@@ -36,6 +36,7 @@ from pathlib import Path
 
 from benchmark_tasks._registry import DataContext, register_dataset
 from benchmark_tasks._spec import Item, ProbeConfig, TaskSpec
+from benchmark_tasks.clinical import ClinicalField
 from benchmark_tasks.datasets._common import DatasetError, dataset_dir, require_file
 
 FOLDER = "BMD-HS-Dataset"
@@ -52,9 +53,26 @@ NOTES = ("108 patients (21 normal), 8 recordings each (supine and sitting x 4 si
          "split (seed 0): 66 / 22 / 20 patients, the test set holds 4 normal patients; expect wide intervals. ")
 
 
-def _task(task_id: str, name: str, column: str, labels: tuple, note: str) -> TaskSpec:
+# What each metadata key states (benchmark_tasks/clinical.py): train.csv flags, additional_metadata.csv, the name.
+CLINICAL_FIELDS = (
+    *(ClinicalField(code, full.replace(" ", "_"), "flag", positive=("1",), negative=("0",))
+      for code, full in LESIONS.items()),
+    ClinicalField("N", "valvular_disease", "flag", positive=("0",), negative=("1",)),  # N = 1: normal
+    ClinicalField("Age", "age", "number", unit="years"),
+    ClinicalField("Gender", "sex", "category", values={"M": "male", "F": "female"}),
+    ClinicalField("Smoker", "smoker", "flag", positive=("1",), negative=("0",)),
+    ClinicalField("Lives", "residence", "category", values={"U": "urban", "R": "rural"}),
+    ClinicalField("posture", "body_position", "category"),
+    ClinicalField("auscultation_site", "site", "category"),
+)
+IDENTIFIER_COLUMNS = ("patient_id", "recording_id")
+IGNORED_COLUMNS = ("diagnosis", "recording_slot")  # diagnosis: the lesion flags joined; slot: train.csv column
+
+
+def _task(task_id: str, name: str, column: str, labels: tuple, note: str, findings: tuple) -> TaskSpec:
     return TaskSpec(
         id=task_id, name=name, dataset="bmdhs", modality="heart", kind="binary", metric="auroc", labels=labels,
+        class_findings=findings,
         split="group-stratified", group_by="patient_id", input_seconds={"default": 8.0},
         probe=ProbeConfig(lr=1e-4, l2=1e-5, epochs=64, batch_size=64), version=1, seeds=5, notes=NOTES + note,
         options={"suite": "cardiac", "label_column": column, "split_seed": SPLIT_SEED})
@@ -62,9 +80,11 @@ def _task(task_id: str, name: str, column: str, labels: tuple, note: str) -> Tas
 
 TASKS = (
     _task("C3", "bmdhs-disease", "N", ("normal", "valvular disease"),
-          "Normal (N = 1) vs any valve lesion (AcuLa's 'Is this patient normal?')."),
+          "Normal (N = 1) vs any valve lesion (AcuLa's 'Is this patient normal?').",
+          ("no valvular heart disease", "valvular heart disease is present")),
     *(_task(f"C{4 + i}", f"bmdhs-{code.lower()}", code, ("absent", "present"),
-            f"{full.capitalize()} present or not, other lesions may coexist (multi-disease patients).")
+            f"{full.capitalize()} present or not, other lesions may coexist (multi-disease patients).",
+            (f"no {full}", f"{full} is present"))
       for i, (code, full) in enumerate(LESIONS.items())),
 )
 

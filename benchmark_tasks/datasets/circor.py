@@ -46,6 +46,7 @@ from pathlib import Path
 
 from benchmark_tasks._registry import DataContext, register_dataset
 from benchmark_tasks._spec import Item, ProbeConfig, TaskSpec
+from benchmark_tasks.clinical import ClinicalField
 from benchmark_tasks.datasets._common import DatasetError, dataset_dir, require_file
 
 FOLDER = "circor"
@@ -62,9 +63,36 @@ NOTES_COMMON = ("Seeded patient-disjoint split of the 942 public patients (seed 
                 "patients, so its numbers are not comparable. ")
 
 
-def _task(task_id: str, name: str, target: str, kind: str, labels: tuple, note: str) -> TaskSpec:
+# What each metadata key states (benchmark_tasks/clinical.py): the patient's csv/#Key fields, then the recording's.
+SITE_NAMES = {"AV": "aortic valve area", "PV": "pulmonary valve area", "TV": "tricuspid valve area",
+              "MV": "mitral valve area", "Phc": "other auscultation point"}
+_MURMUR_FLAG = dict(positive=("Present",), negative=("Absent",), unknown=("Unknown",))
+CLINICAL_FIELDS = (
+    ClinicalField("Age", "age_group", "category"),
+    ClinicalField("Sex", "sex", "category"),
+    ClinicalField("Height", "height", "number", unit="cm"),
+    ClinicalField("Weight", "weight", "number", unit="kg"),
+    ClinicalField("Pregnancy status", "pregnancy", "flag"),
+    ClinicalField("Murmur", "murmur", "flag", **_MURMUR_FLAG),
+    ClinicalField("Murmur locations", "murmur_locations", "list", values=SITE_NAMES, separator="+"),
+    ClinicalField("Most audible location", "murmur_most_audible", "category", values=SITE_NAMES),
+    *(ClinicalField(f"{phase.capitalize()} murmur {part}", f"{prefix}murmur_{'grade' if part == 'grading' else part}",
+                    "category")
+      for phase, prefix in (("systolic", ""), ("diastolic", "diastolic_"))
+      for part in ("timing", "shape", "grading", "pitch", "quality")),
+    ClinicalField("Outcome", "outcome", "category"),
+    ClinicalField("recording_location", "site", "category", values=SITE_NAMES),
+    ClinicalField("murmur_at_location", "murmur_at_site", "flag", **_MURMUR_FLAG),
+)
+IDENTIFIER_COLUMNS = ("Patient ID", "Additional ID", "recording_id", "segmentation_file")
+IGNORED_COLUMNS = ("Recording locations:", "Campaign", "sampling_rate_hz")  # sites recorded, campaign, Hz
+
+
+def _task(task_id: str, name: str, target: str, kind: str, labels: tuple, note: str,
+          findings: tuple) -> TaskSpec:
     return TaskSpec(
         id=task_id, name=name, dataset="circor", modality="heart", kind=kind, metric="auroc", labels=labels,
+        class_findings=findings,
         split="group-stratified", group_by="Patient ID", input_seconds={"default": 8.0},
         probe=ProbeConfig(lr=1e-4, l2=1e-5, epochs=64, batch_size=64), version=1, seeds=5,
         notes=NOTES_COMMON + note, options={"suite": "cardiac", "target": target, "split_seed": SPLIT_SEED})
@@ -73,10 +101,11 @@ def _task(task_id: str, name: str, target: str, kind: str, labels: tuple, note: 
 TASKS = (
     _task("C1", "circor-murmur", "murmur", "multiclass", MURMUR,
           "Per recording: Present at the patient's 'Murmur locations', Absent at its other sites; Unknown "
-          "patients stay Unknown (recordings: 499 Present, 156 Unknown, 2,508 Absent)."),
+          "patients stay Unknown (recordings: 499 Present, 156 Unknown, 2,508 Absent).",
+          ("a murmur is present at this site", "murmur status unknown", "no murmur at this site")),
     _task("C2", "circor-outcome", "outcome", "binary", OUTCOME,
           "Per recording, the patient's clinical outcome (the cardiologist's decision after the full exam), "
-          "which is not always audible."),
+          "which is not always audible.", ("the clinical outcome is normal", "the clinical outcome is abnormal")),
 )
 
 

@@ -38,6 +38,7 @@ from pathlib import Path
 from adapters._spec import Windowing
 from benchmark_tasks._registry import DataContext, register_dataset
 from benchmark_tasks._spec import Item, ProbeConfig, TaskSpec
+from benchmark_tasks.clinical import ClinicalField
 from benchmark_tasks.datasets._common import DatasetError, dataset_dir, opera_file, require_file
 
 FOLDER = "Coswara-Data"
@@ -58,10 +59,45 @@ NOTES = ("HeAR's split ({hear}); OPERA holds out a stratified 20% of train (rand
          "(seed 1337) instead of this one.")
 
 
-def _task(task_id: str, label: str, labels: tuple, hear: str, counts: tuple) -> TaskSpec:
+# What each combined_data.csv column states (its legend, csv_labels_legend.json; benchmark_tasks/clinical.py).
+# Symptom and condition columns are True (or blank) per participant: each True adds one item to the list.
+_TRUE_FALSE = dict(positive=("True", "y"), negative=("False", "n"))
+SYMPTOM_COLUMNS = {"cough": "cough", "cold": "cold", "fever": "fever", "diarrhoea": "diarrhoea", "st": "sore throat",
+                   "loss_of_smell": "loss of smell or taste", "mp": "muscle pain", "ftg": "fatigue",
+                   "bd": "breathing difficulty"}
+CONDITION_COLUMNS = {"asthma": "asthma", "cld": "chronic lung disease", "ht": "hypertension",
+                     "ihd": "ischaemic heart disease", "diabetes": "diabetes", "pneumonia": "pneumonia",
+                     "others_resp": "other respiratory illness", "others_preexist": "other pre-existing condition"}
+COVID_STATUS = {"healthy": "healthy", "positive_mild": "positive, mild", "positive_moderate": "positive, moderate",
+                "positive_asymp": "positive, asymptomatic", "recovered_full": "recovered from COVID-19",
+                "resp_illness_not_identified": "respiratory illness, not identified as COVID-19",
+                "no_resp_illness_exposed": "exposed to COVID-19, no respiratory illness"}
+VACCINATION = {"y": "fully vaccinated against COVID-19 (two doses)",
+               "p": "partially vaccinated against COVID-19 (one dose)", "n": "not vaccinated against COVID-19"}
+CLINICAL_FIELDS = (
+    ClinicalField("a", "age", "number", unit="years"),
+    ClinicalField("g", "sex", "category"),
+    ClinicalField("covid_status", "covid_status", "category", values=COVID_STATUS, unknown=("under_validation",),
+                  positive=("positive_mild", "positive_moderate", "positive_asymp")),
+    ClinicalField("test_status", "covid_test", "category", values={"p": "positive", "n": "negative"},
+                  unknown=("na",)),
+    ClinicalField("testType", "covid_test_method", "category"),
+    ClinicalField("smoker", "smoker", "flag"),
+    *(ClinicalField(c, "symptoms", "member", item=item, **_TRUE_FALSE) for c, item in SYMPTOM_COLUMNS.items()),
+    *(ClinicalField(c, "comorbidities", "member", item=item, **_TRUE_FALSE) for c, item in CONDITION_COLUMNS.items()),
+    ClinicalField("ctScan", "ct_scan", "flag"),
+    ClinicalField("ctScore", "ct_score", "number"),
+    ClinicalField("vacc", "covid_vaccination", "category", values=VACCINATION),
+)
+IDENTIFIER_COLUMNS = ("id",)
+# dates, English proficiency, country / locality / state, returning user, mask use, the Extracted_data folder
+IGNORED_COLUMNS = ("record_date", "test_date", "ctDate", "ep", "l_c", "l_l", "l_s", "rU", "um", "date_folder")
+
+
+def _task(task_id: str, label: str, labels: tuple, hear: str, counts: tuple, findings: tuple) -> TaskSpec:
     return TaskSpec(
         id=task_id, name=f"coswara-{label}", dataset="coswara", modality="cough", kind="binary", metric="auroc",
-        labels=labels, split="official", group_by="id", input_seconds=dict(SECONDS),
+        labels=labels, class_findings=findings, split="official", group_by="id", input_seconds=dict(SECONDS),
         windowing=dict(WINDOWING),
         probe=ProbeConfig(lr=1e-4, l2=1e-5, epochs=64, batch_size=32), version=1, seeds=5,
         notes=NOTES.format(hear=hear),
@@ -70,8 +106,10 @@ def _task(task_id: str, label: str, labels: tuple, hear: str, counts: tuple) -> 
 
 
 TASKS = (
-    _task("T8", "smoker", ("non-smoker", "smoker"), "847 train / 101 test", (677, 170, 101)),
-    _task("T9", "sex", ("male", "female"), "1844 train / 652 test", (1475, 369, 652)),
+    _task("T8", "smoker", ("non-smoker", "smoker"), "847 train / 101 test", (677, 170, 101),
+          ("the subject does not smoke", "the subject smokes")),
+    _task("T9", "sex", ("male", "female"), "1844 train / 652 test", (1475, 369, 652),
+          ("a male subject", "a female subject")),
 )
 
 

@@ -41,6 +41,7 @@ from pathlib import Path
 
 from benchmark_tasks._registry import DataContext, register_dataset
 from benchmark_tasks._spec import Item, ProbeConfig, TaskSpec
+from benchmark_tasks.clinical import ClinicalField
 from benchmark_tasks.datasets._common import DatasetError, dataset_dir, opera_file, require_file
 
 FOLDER = "coughvid"
@@ -54,10 +55,48 @@ NOTES = ("OPERA's uuid lists (cough_detected >= 0.8). One recording per group: C
          "one person may appear in several splits.")
 
 
-def _task(task_id: str, name: str, column: str, labels: tuple, counts: tuple, note: str) -> TaskSpec:
+# What each metadata_compiled.csv column states (benchmark_tasks/clinical.py). Columns _1, _2, _3 hold the labels
+# of three different experts; each expert's value is reported with the expert's number.
+_EXPERT_DIAGNOSIS = {"upper_infection": "upper respiratory tract infection",
+                     "lower_infection": "lower respiratory tract infection",
+                     "obstructive_disease": "obstructive lung disease", "COVID-19": "COVID-19",
+                     "healthy_cough": "healthy cough"}
+
+
+def _expert_fields(n: int) -> tuple[ClinicalField, ...]:
+    rater = f"expert {n}"
+    signs = (("dyspnea", "dyspnea"), ("wheezing", "wheeze"), ("stridor", "stridor"), ("choking", "choking"),
+             ("congestion", "congestion"))
+    return (ClinicalField(f"quality_{n}", "recording_quality", "category", values={"no_cough": "no cough audible"},
+                          rater=rater),
+            ClinicalField(f"cough_type_{n}", "cough_type", "category", unknown=("unknown",), rater=rater),
+            *(ClinicalField(f"{column}_{n}", fact, "flag", rater=rater) for column, fact in signs),
+            # "nothing" = none of the signs above: True says they are absent, False adds nothing
+            ClinicalField(f"nothing_{n}", "audible_signs", "flag", negative=("True",), unknown=("False",),
+                          rater=rater),
+            ClinicalField(f"diagnosis_{n}", "diagnosis", "category", values=_EXPERT_DIAGNOSIS, rater=rater),
+            ClinicalField(f"severity_{n}", "cough_severity", "category", unknown=("unknown",),
+                          values={"pseudocough": "pseudocough (not a real cough)"}, rater=rater))
+
+
+CLINICAL_FIELDS = (
+    ClinicalField("age", "age", "number", unit="years"),
+    ClinicalField("gender", "sex", "category"),
+    ClinicalField("respiratory_condition", "respiratory_condition", "flag"),
+    ClinicalField("fever_muscle_pain", "fever_muscle_pain", "flag"),
+    ClinicalField("status", "covid_status", "category", positive=("COVID-19",),
+                  values={"COVID-19": "positive", "healthy": "healthy", "symptomatic": "symptomatic"}),
+    *_expert_fields(1), *_expert_fields(2), *_expert_fields(3),
+)
+IDENTIFIER_COLUMNS = ("uuid",)
+IGNORED_COLUMNS = ("datetime", "cough_detected", "latitude", "longitude")  # time, cough-detector score, place
+
+
+def _task(task_id: str, name: str, column: str, labels: tuple, counts: tuple, note: str,
+          findings: tuple) -> TaskSpec:
     return TaskSpec(
         id=task_id, name=name, dataset="coughvid", modality="cough", kind="binary", metric="auroc",
-        labels=labels, split="official", group_by="uuid", input_seconds=dict(SECONDS),
+        labels=labels, class_findings=findings, split="official", group_by="uuid", input_seconds=dict(SECONDS),
         probe=ProbeConfig(lr=1e-4, l2=1e-5, epochs=64, batch_size=64), version=1, seeds=5,
         notes=f"{NOTES} {note}".strip(),
         options={"suite": "opera", "opera_counts": dict(zip(("train", "val", "test"), counts)),
@@ -67,8 +106,9 @@ def _task(task_id: str, name: str, column: str, labels: tuple, counts: tuple, no
 TASKS = (
     _task("T5", "coughvid-covid", "status", ("healthy", "COVID-19"), (2749, 919, 2507),
           "Test = OPERA's sex-task test uuids with status healthy/COVID-19 (coughvid_covid_test_uuids.npy is "
-          "unused upstream)."),
-    _task("T6", "coughvid-sex", "gender", ("male", "female"), (3218, 1090, 2955), ""),
+          "unused upstream).", ("COVID-19 status is healthy", "COVID-19 status is positive")),
+    _task("T6", "coughvid-sex", "gender", ("male", "female"), (3218, 1090, 2955), "",
+          ("a male subject", "a female subject")),
 )
 
 

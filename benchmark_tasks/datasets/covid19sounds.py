@@ -33,6 +33,7 @@ from pathlib import Path
 
 from benchmark_tasks._registry import DataContext, register_dataset
 from benchmark_tasks._spec import Item, ProbeConfig, TaskSpec
+from benchmark_tasks.clinical import ClinicalField
 from benchmark_tasks.datasets._common import DatasetError, dataset_dir, require_file
 
 FOLDER = "covid19-sounds"
@@ -48,10 +49,41 @@ NOTES = ("Task-1 target of COVID-19 Sounds: respiratory symptoms (not COVID stat
          "row of data_0426_en_task1.csv (OPERA's stride, no seed); val and test complete.")
 
 
+# What each column of the task-1 csv states (benchmark_tasks/clinical.py). The app stores codes; "None" = none,
+# "pnts" = prefer not to say.
+SYMPTOMS = {"drycough": "dry cough", "wetcough": "wet cough", "sorethroat": "sore throat",
+            "runnyblockednose": "runny or blocked nose", "tightness": "chest tightness",
+            "smelltasteloss": "loss of smell or taste", "shortbreath": "shortness of breath",
+            "muscleache": "muscle ache"}
+MEDICAL_HISTORY = {"copd": "COPD", "cystic": "cystic fibrosis", "hbp": "high blood pressure", "heart": "heart disease",
+                   "lung": "other lung disease", "organ": "organ transplant", "longterm": "other long-term condition",
+                   "valvular": "valvular heart disease", "otherHeart": "other heart disease", "hiv": "HIV"}
+SMOKING = {"never": "never smoked", "ex": "ex-smoker", "ltOnce": "smokes less than once a day",
+           "1to10": "smokes 1-10 cigarettes a day", "11to20": "smokes 11-20 cigarettes a day",
+           "21+": "smokes more than 20 cigarettes a day", "ecig": "uses e-cigarettes"}
+COVID_TESTED = {"negative": "negative", "positiveLast14": "positive within the last 14 days",
+                "positiveOver14": "positive more than 14 days ago", "yes": "positive", "no": "not tested"}
+CLINICAL_FIELDS = (
+    ClinicalField("Age", "age", "number", unit="years", unknown=("pnts",)),  # an age band, "30-39"
+    ClinicalField("Sex", "sex", "category", unknown=("pnts",)),
+    ClinicalField("Medhistory", "comorbidities", "list", values=MEDICAL_HISTORY, negative=("None",),
+                  unknown=("pnts",)),
+    ClinicalField("Smoking", "smoker", "category", values=SMOKING, negative=("never",), unknown=("pnts",)),
+    ClinicalField("Symptoms", "symptoms", "list", values=SYMPTOMS, negative=("None",), unknown=("pnts",)),
+    ClinicalField("Covid-Tested", "covid_status", "category", values=COVID_TESTED, negative=("negative",),
+                  positive=("positiveLast14", "positiveOver14", "yes"), unknown=("pnts",)),
+    ClinicalField("Hospitalized", "hospitalized", "flag", unknown=("pnts",)),
+)
+IDENTIFIER_COLUMNS = ("Uid", "Folder Name", "Voice filename", "Cough filename", "Breath filename")
+IGNORED_COLUMNS = ("Language", "Date", "Voice check", "split", "label")  # label: the task target (Symptoms)
+
+
 def _task(task_id: str, modality: str, column: str) -> TaskSpec:
     return TaskSpec(
         id=task_id, name=f"covid19sounds-symptom-{modality}", dataset="covid19sounds", modality=modality,
-        kind="binary", metric="auroc", labels=("asymptomatic", "symptomatic"), split="official", group_by="Uid",
+        kind="binary", metric="auroc", labels=("asymptomatic", "symptomatic"),
+        class_findings=("no symptoms are reported", "respiratory symptoms are reported"), split="official",
+        group_by="Uid",
         input_seconds=dict(SECONDS), probe=ProbeConfig(lr=1e-4, l2=1e-5, epochs=64, batch_size=64),
         version=1, seeds=5, notes=NOTES,
         # OPERA publishes no split counts for T3/T4 (its feature files for this dataset are not in the repo).

@@ -43,6 +43,7 @@ from pathlib import Path
 
 from benchmark_tasks._registry import DataContext, register_dataset
 from benchmark_tasks._spec import Item, ProbeConfig, TaskSpec
+from benchmark_tasks.clinical import ClinicalField
 from benchmark_tasks.datasets._common import DatasetError, dataset_dir, opera_file, require_listed_audio
 
 FOLDER = "icbhi"
@@ -62,10 +63,35 @@ DEVICES = {"AKGC417L": "AKG C417L microphone", "LittC2SE": "3M Littmann Classic 
            "Litt3200": "3M Littmann 3200 electronic stethoscope",
            "Meditron": "WelchAllyn Meditron Master Elite electronic stethoscope"}
 
+# What each metadata key states (benchmark_tasks/clinical.py); cycle counts come from the annotation .txt files.
+CLINICAL_FIELDS = (
+    ClinicalField("chest_location", "site", "category",
+                  values={name: name if code == "Tc" else f"{name} chest" for code, name in LOCATIONS.items()}),
+    ClinicalField("device", "device", "text"),
+    ClinicalField("diagnosis", "diagnosis", "category",
+                  values={"Healthy": "healthy", "URTI": "upper respiratory tract infection (URTI)",
+                          "LRTI": "lower respiratory tract infection (LRTI)"}),
+    ClinicalField("age", "age", "number", unit="years"),
+    ClinicalField("sex", "sex", "category", values={"M": "male", "F": "female"}),
+    ClinicalField("adult_bmi", "bmi", "number"),
+    ClinicalField("child_weight_kg", "weight", "number", unit="kg"),
+    ClinicalField("child_height_cm", "height", "number", unit="cm"),
+    ClinicalField("n_cycles", "respiratory_cycles", "count"),
+    ClinicalField("n_crackle_cycles", "crackle_cycles", "count"),
+    ClinicalField("n_wheeze_cycles", "wheeze_cycles", "count"),
+    ClinicalField("n_both_cycles", "both_cycles", "count"),
+)
+IDENTIFIER_COLUMNS = ("patient", "recording_index")
+# codes spelled out in chest_location / device, the recording mode (single or multichannel setup), age_group
+# (derived from age) and the official split
+IGNORED_COLUMNS = ("chest_location_code", "device_code", "acquisition_mode_code", "acquisition_mode", "age_group",
+                   "official_split")
+
 TASKS = (
     TaskSpec(
         id="T7", name="icbhi-copd", dataset="icbhi", modality="lung", kind="binary", metric="auroc",
-        labels=LABELS, split="official", group_by="patient",
+        labels=LABELS, class_findings=("the subject is recorded as healthy", "the diagnosis is COPD"),
+        split="official", group_by="patient",
         # icbhi_processing.py defaults: --min_len_cnn 8, --min_len_htsat 8; OPERA-GT cuts 8.18 s chunks.
         input_seconds={"default": 8.0, "opera-ct": 8.0, "opera-ce": 8.0, "opera-gt": 8.18},
         probe=ProbeConfig(lr=1e-4, l2=1e-5, epochs=64, batch_size=32), version=1, seeds=5,

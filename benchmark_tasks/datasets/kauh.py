@@ -42,6 +42,7 @@ from pathlib import Path
 
 from benchmark_tasks._registry import DataContext, register_dataset
 from benchmark_tasks._spec import Item, ProbeConfig, TaskSpec
+from benchmark_tasks.clinical import ClinicalField
 from benchmark_tasks.datasets._common import (
     DatasetError,
     dataset_dir,
@@ -67,11 +68,28 @@ SECONDS = {"default": 8.0, "opera-ct": 8.0, "opera-ce": 8.0, "opera-gt": 8.18}
 # linear_eval.py: epochs 50, batch 32, lr/l2 from the CLI defaults, checkpoints every 5 epochs.
 PROBE = ProbeConfig(lr=1e-4, l2=1e-5, epochs=50, batch_size=32, select_every=5)
 
+# What each metadata key (all read from the file name) states (benchmark_tasks/clinical.py).
+CLINICAL_FIELDS = (
+    ClinicalField("filter_mode", "stethoscope_filter", "category"),
+    ClinicalField("diagnosis", "diagnosis", "category", values={"N": "healthy"}),
+    ClinicalField("sound_type", "sound_type", "category"),
+    ClinicalField("location", "site", "category",
+                  values={f"{a} {b} {c}": f"{a} {b} {c} chest" for a in SURFACES.values() for b in SIDES.values()
+                          for c in LEVELS.values()}),
+    ClinicalField("location_code", "site", "category", fallback=True),  # a code _location_text cannot spell out
+    ClinicalField("age", "age", "number", unit="years"),
+    ClinicalField("sex", "sex", "category", values={"M": "male", "F": "female"}),
+)
+IDENTIFIER_COLUMNS = ("patient",)
+# codes spelled out in filter_mode / sound_type, OPERA's label class (derived from diagnosis), OPERA's split
+IGNORED_COLUMNS = ("filter_mode_code", "sound_type_code", "diagnosis_class", "opera_split")
+_FINDINGS = ("the subject is recorded as healthy", "the diagnosis is asthma or COPD")
+
 TASKS = (
     TaskSpec(
         id="T10", name="kauh-obstructive", dataset="kauh", modality="lung", kind="binary", metric="auroc",
-        labels=LABELS, split="official", group_by="patient", input_seconds=dict(SECONDS), probe=PROBE,
-        version=1, seeds=5,
+        labels=LABELS, class_findings=_FINDINGS, split="official", group_by="patient", input_seconds=dict(SECONDS),
+        probe=PROBE, version=1, seeds=5,
         notes=("OPERA's split (train_test_split.npy) is per recording, not per patient: 49 of 78 patients have "
                "bell/diaphragm/extended versions of one recording in both train and test, which inflates "
                "AUROC. Kept so numbers compare with OPERA; T10-patient is the patient-disjoint variant. "
@@ -80,8 +98,8 @@ TASKS = (
                  "opera_split_file": "feature/kauh_eval/train_test_split.npy"}),
     TaskSpec(
         id="T10-patient", name="kauh-obstructive-patient-split", dataset="kauh", modality="lung", kind="binary",
-        metric="auroc", labels=LABELS, split="official", group_by="patient", input_seconds=dict(SECONDS),
-        probe=PROBE, version=1, seeds=5,
+        metric="auroc", labels=LABELS, class_findings=_FINDINGS, split="official", group_by="patient",
+        input_seconds=dict(SECONDS), probe=PROBE, version=1, seeds=5,
         notes=("T10 on OPERA's patient-level split (train_test.npy, 52/26 patients; shipped but unused "
                "upstream). Validation = 10% of train recordings as upstream, so not patient-disjoint from "
                "train; test is. Not comparable with OPERA's published T10."),

@@ -6,6 +6,12 @@ Labels that are all numbers with more than 10 distinct values, or not whole numb
 column the items get a seeded, group-disjoint, label-stratified 60/20/20 split; a `split` column without any
 "val" rows gets 20% of its train groups carved out as validation (the probe picks its epoch there); without a
 `group` column every file is its own group. Every other column is kept as metadata (alignment writes reports from it).
+
+Reports read a manifest's columns by name (benchmark_tasks/clinical.py): recognised names (age, sex, site,
+device, crackles, wheeze, murmur, diagnosis, symptoms, ...) become clinical facts, identifiers are recognised by
+name (id, uid, uuid, patient, subject, participant, file, path, *_id, ...) or listed explicitly
+(`manifest_task(path, id_columns=...)`, the CLI's --id-columns) and never reported, and every other column is
+reported as "<column>: <value>".
 """
 
 from __future__ import annotations
@@ -21,6 +27,10 @@ from benchmark_tasks.splits import group_stratified_split
 
 REQUIRED = ("path", "label")
 SPLITS = ("train", "val", "test")
+# No fixed columns: the generic rules of benchmark_tasks/clinical.py read them (see the module docstring).
+CLINICAL_FIELDS: tuple = ()
+IDENTIFIER_COLUMNS: tuple = ()
+IGNORED_COLUMNS: tuple = ()
 
 
 class ManifestError(UserError, ValueError):
@@ -56,10 +66,18 @@ def _is_regression(values: list[str]) -> bool:
     return len(set(nums)) > 10 or any(x != int(x) for x in nums)
 
 
-def manifest_task(path: str | Path) -> TaskSpec:
-    """Build the TaskSpec of a manifest (reads the CSV once to learn its labels)."""
+def manifest_task(path: str | Path, id_columns: str | list[str] | tuple[str, ...] | None = None) -> TaskSpec:
+    """Build the TaskSpec of a manifest (reads the CSV once to learn its labels).
+
+    id_columns: metadata columns that identify a subject or recording beyond the name rules (a list, or a
+        comma-separated string as --id-columns gives it); kept in options["id_columns"], never reported.
+    """
     path = Path(path).expanduser().resolve()
     rows = _read_rows(path)
+    ids = [c.strip() for c in (id_columns.split(",") if isinstance(id_columns, str) else id_columns or ()) if c.strip()]
+    unknown = [c for c in ids if c not in rows[0]]
+    if unknown:
+        raise ManifestError(f"{path}: --id-columns {unknown} are not columns of the manifest; found {list(rows[0])}")
     labels = [r["label"] for r in rows]
     digest = hashlib.sha256(path.read_bytes()).hexdigest()[:16]
     regression = _is_regression(labels)
@@ -67,13 +85,15 @@ def manifest_task(path: str | Path) -> TaskSpec:
     common = dict(id=f"csv-{path.stem}", name=f"manifest {path.name}", dataset="csv", modality="custom",
                   split="official" if has_split else "group-stratified", group_by="group",
                   input_seconds={"default": None}, notes=f"manifest sha256 {digest}",
-                  options={"manifest": str(path), "manifest_sha256": digest, "suite": "csv"})
+                  options={"manifest": str(path), "manifest_sha256": digest, "suite": "csv",
+                           **({"id_columns": ids} if ids else {})})
     if regression:
         return TaskSpec(kind="regression", metric="mae", seeds=1, **common)
     classes = tuple(sorted(set(labels), key=lambda v: (float(v), v) if _is_number(v) else (float("inf"), v)))
     if len(classes) < 2:
         raise ManifestError(f"{path}: the label column has a single value {classes}; nothing to classify")
-    return TaskSpec(kind="binary" if len(classes) == 2 else "multiclass", metric="auroc", labels=classes, **common)
+    return TaskSpec(kind="binary" if len(classes) == 2 else "multiclass", metric="auroc", labels=classes,
+                    class_findings=tuple(f"the recording is labelled {c}" for c in classes), **common)
 
 
 def _is_number(v: str) -> bool:

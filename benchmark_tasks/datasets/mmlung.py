@@ -45,6 +45,7 @@ from pathlib import Path
 from adapters._spec import Windowing
 from benchmark_tasks._registry import DataContext, register_dataset
 from benchmark_tasks._spec import Item, ProbeConfig, TaskSpec
+from benchmark_tasks.clinical import ClinicalField
 from benchmark_tasks.datasets._common import DatasetError, dataset_dir
 
 FOLDER = "mmlung"
@@ -61,6 +62,17 @@ PROBE = ProbeConfig(lr=1e-4, l2=1e-1, epochs=64, batch_size=64, patience=5, min_
 SECONDS = {"default": 8.0, "opera-ct": 20.0, "opera-ce": 1.0, "opera-gt": 5.0}
 # mmlung_processing.py: OPERA-GT input_sec = 5 ("Segment duration"): 5 s windows at a 2.5 s hop
 WINDOWING = {"opera-gt": Windowing("waveform", 5.0)}
+
+
+# What each metadata key states (benchmark_tasks/clinical.py): spirometry in litres, FEV1/FVC as a ratio.
+CLINICAL_FIELDS = (
+    ClinicalField("task", "recording_task", "category"),
+    ClinicalField("FVC", "fvc", "number"),
+    ClinicalField("FEV1", "fev1", "number"),
+    ClinicalField("FEV1/FVC", "fev1_fvc", "number"),
+)
+IDENTIFIER_COLUMNS = ("subject", "spirometry_file")
+IGNORED_COLUMNS = ()
 
 
 def _task(number: int, modality: str, slug: str, column: str, what: str) -> TaskSpec:

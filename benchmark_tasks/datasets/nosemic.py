@@ -32,11 +32,16 @@ from pathlib import Path
 from adapters._spec import Windowing
 from benchmark_tasks._registry import DataContext, register_dataset
 from benchmark_tasks._spec import Item, ProbeConfig, TaskSpec
+from benchmark_tasks.clinical import ClinicalField
 from benchmark_tasks.datasets._common import DatasetError, dataset_dir
 
 FOLDER = "nosemic"
 SOURCE = ("https://drive.google.com/drive/folders/1uVcfw8Us3IwUYRGLxJyp6lOLmaXlJmcT (NoseMic, University of "
           "Cambridge; link from OPERA datasets/nosemic/README.md)")
+# What each metadata key (read from the file name) states (benchmark_tasks/clinical.py).
+CLINICAL_FIELDS = (ClinicalField("respiratory_rate_bpm", "respiratory_rate", "number"),)
+IDENTIFIER_COLUMNS = ("subject",)
+IGNORED_COLUMNS = ("name_field_2", "name_field_3")  # undocumented by the publisher
 LOSO_SUBJECTS = ("4", "5", "6", "7", "8", "9", "10", "11", "12", "13", "14", "17", "18", "19", "20", "21")
 
 TASKS = (

@@ -32,6 +32,7 @@ from pathlib import Path
 
 from benchmark_tasks._registry import DataContext, register_dataset
 from benchmark_tasks._spec import Item, ProbeConfig, TaskSpec
+from benchmark_tasks.clinical import ClinicalField
 from benchmark_tasks.datasets._common import (
     DatasetError,
     dataset_dir,
@@ -45,11 +46,20 @@ SOURCE = "https://data.mendeley.com/datasets/p9z4h98s6j/1 (RespiratoryDatabase@T
 OPERA_FILES = "feature/copd_eval/sound_dir_loc.npy"
 OPERA_SPLIT = "feature/copd_eval/train_test_split.npy"
 LABELS = ("COPD0", "COPD1", "COPD2", "COPD3", "COPD4")
+# What each metadata key states (benchmark_tasks/clinical.py).
+CLINICAL_FIELDS = (
+    ClinicalField("channel", "channel", "category"),
+    ClinicalField("side", "site", "category", values={"left": "left chest", "right": "right chest"}),
+    ClinicalField("copd_severity", "copd_severity", "category"),
+)
+IDENTIFIER_COLUMNS = ("patient",)
+IGNORED_COLUMNS = ("diagnosis",)  # "COPD<k>": the same label as copd_severity
 
 TASKS = (
     TaskSpec(
         id="T11", name="resp-tr-copd-severity", dataset="resp_tr", modality="lung", kind="multiclass",
-        metric="auroc", labels=LABELS, split="official", group_by="patient",
+        metric="auroc", labels=LABELS, class_findings=tuple(f"COPD severity is level {k}" for k in range(5)),
+        split="official", group_by="patient",
         # copd_processing.py defaults: --min_len_cnn 8, --min_len_htsat 8; OPERA-GT cuts 8.18 s chunks.
         input_seconds={"default": 8.0, "opera-ct": 8.0, "opera-ce": 8.0, "opera-gt": 8.18},
         probe=ProbeConfig(lr=1e-4, l2=1e-5, epochs=64, batch_size=32), version=1, seeds=5,

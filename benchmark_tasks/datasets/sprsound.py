@@ -45,6 +45,7 @@ from pathlib import Path
 
 from benchmark_tasks._registry import DataContext, register_dataset
 from benchmark_tasks._spec import Item, ProbeConfig, TaskSpec
+from benchmark_tasks.clinical import ClinicalField
 from benchmark_tasks.datasets._common import DatasetError, dataset_dir
 
 FOLDER = "SPRSound"
@@ -69,17 +70,40 @@ NOTES = ("BioCAS 2022 split: train (val = 20% of its patients, seed 0) and the i
          "part of AcuLa's set, listed with the cardiac suite.")
 
 
-def _task(task_id: str, name: str, scheme: str, kind: str, labels: tuple) -> TaskSpec:
+# What each metadata key states (benchmark_tasks/clinical.py): the file name, the json annotation, the summary.
+RECORD_TEXT = {"Normal": "normal", "CAS": "continuous adventitious sounds (CAS)",
+               "DAS": "discontinuous adventitious sounds (DAS)",
+               "CAS & DAS": "continuous and discontinuous adventitious sounds (CAS & DAS)"}
+EVENT_TEXT = {"Normal": "normal breathing", "Fine Crackle": "fine crackles", "Coarse Crackle": "coarse crackles",
+              "Wheeze": "wheezes", "Wheeze+Crackle": "wheezes with crackles", "Rhonchi": "rhonchi"}
+CLINICAL_FIELDS = (
+    ClinicalField("age", "age", "number", unit="years"),
+    ClinicalField("sex", "sex", "category"),
+    ClinicalField("location", "site", "category", values={s: f"{s} chest" for s in SITES.values()}),
+    ClinicalField("record_annotation", "record_annotation", "category", values=RECORD_TEXT),
+    ClinicalField("event_types", "adventitious_events", "list", values=EVENT_TEXT),
+    ClinicalField("disease", "diagnosis", "category"),
+)
+IDENTIFIER_COLUMNS = ("patient", "recording_number")
+# site_code: spelled out in location; event_annotation: per-event times (event_types holds the types); subset:
+# which set of the release the recording comes from
+IGNORED_COLUMNS = ("site_code", "event_annotation", "subset")
+
+
+def _task(task_id: str, name: str, scheme: str, kind: str, labels: tuple, findings: tuple) -> TaskSpec:
     return TaskSpec(
         id=task_id, name=name, dataset="sprsound", modality="lung", kind=kind, metric="auroc", labels=labels,
+        class_findings=findings,
         split="official", group_by="patient", input_seconds={"default": 8.0},
         probe=ProbeConfig(lr=1e-4, l2=1e-5, epochs=64, batch_size=64), version=1, seeds=5, notes=NOTES,
         options={"suite": "cardiac", "scheme": scheme, "split_seed": SPLIT_SEED})
 
 
 TASKS = (
-    _task("C12", "sprsound-record", "record", "multiclass", RECORD_CLASSES),
-    _task("C13", "sprsound-adventitious", "adventitious", "binary", ("normal", "adventitious")),
+    _task("C12", "sprsound-record", "record", "multiclass", RECORD_CLASSES,
+          tuple(f"the recording is annotated as {RECORD_TEXT[c]}" for c in RECORD_CLASSES)),
+    _task("C13", "sprsound-adventitious", "adventitious", "binary", ("normal", "adventitious"),
+          ("the recording is annotated as normal", "the recording is annotated as having adventitious sounds")),
 )
 
 

@@ -30,6 +30,7 @@ from pathlib import Path
 from adapters._spec import Windowing
 from benchmark_tasks._registry import DataContext, register_dataset
 from benchmark_tasks._spec import Item, ProbeConfig, TaskSpec
+from benchmark_tasks.clinical import ClinicalField
 from benchmark_tasks.datasets._common import DatasetError, dataset_dir
 
 FOLDER = "SSBPR"
@@ -38,11 +39,20 @@ POSITIONS = ("supine", "supine, head turned left", "supine, head turned right", 
              "right-side lying", "prone")
 DROPPED = 5  # prone: ssbpr_processing.py skips it
 SEED, TEST_FRACTION, VAL_FRACTION = 42, 0.2, 0.2 / (0.2 + 0.6)
+# What each metadata key (read from the path) states (benchmark_tasks/clinical.py).
+CLINICAL_FIELDS = (
+    ClinicalField("sex", "sex", "category", values={"M": "male", "F": "female"}),
+    ClinicalField("body_position", "body_position", "category"),
+)
+IDENTIFIER_COLUMNS = ("subject", "folder")  # folder: the subject's own folder name
+IGNORED_COLUMNS = ("position_code",)  # spelled out in body_position
 
 TASKS = (
     TaskSpec(
         id="T12", name="ssbpr-body-position", dataset="ssbpr", modality="snore", kind="multiclass",
-        metric="auroc", labels=POSITIONS[:DROPPED], split="official", group_by="subject",
+        metric="auroc", labels=POSITIONS[:DROPPED],
+        class_findings=tuple(f"body position: {p}" for p in POSITIONS[:DROPPED]), split="official",
+        group_by="subject",
         # ssbpr_processing.py: every OPERA encoder gets the 2 s repeat-padded spectrogram (process_spectrogram).
         input_seconds={"default": 2.0, "opera-ct": 2.0, "opera-ce": 2.0, "opera-gt": 2.0},
         # ssbpr_processing.py: one spectrogram per clip padded to 2 s, for every model (OPERA-GT: from_spec)

@@ -36,6 +36,7 @@ from pathlib import Path
 
 from benchmark_tasks._registry import DataContext, register_dataset
 from benchmark_tasks._spec import Item, ProbeConfig, TaskSpec
+from benchmark_tasks.clinical import ClinicalField
 from benchmark_tasks.datasets._common import DatasetError, dataset_dir, opera_file, require_file
 
 FOLDER = "covidUK"
@@ -50,10 +51,30 @@ NOTES = ("OPERA's fixed lists: 1000/500/1000 recordings, one per participant, fr
          "participant-level splits. Upstream scripts/eval_all.sh calls `coviduk_processing.p` (typo) for T2.")
 
 
+# What each participant_metadata.csv / audio_metadata.csv column states (benchmark_tasks/clinical.py). The 0/1
+# columns symptom_* and respiratory_condition_* each add one item to the participant's list.
+_ONE_ZERO = dict(positive=("1",), negative=("0",))
+CLINICAL_FIELDS = (
+    ClinicalField("age", "age", "number", unit="years"),  # an age band, "45-54"
+    ClinicalField("gender", "sex", "category"),
+    ClinicalField("smoker_status", "smoker", "category", negative=("Never smoked",), unknown=("Prefer not to say",)),
+    ClinicalField("covid_test_result", "covid_status", "category", positive=("Positive",), negative=("Negative",),
+                  values={"Positive": "positive", "Negative": "negative"}),
+    ClinicalField("covid_test_method", "covid_test_method", "category"),
+    ClinicalField("symptom_cough_any", "symptoms", "member", item="cough", **_ONE_ZERO),
+    ClinicalField("symptom_*", "symptoms", "member", **_ONE_ZERO),
+    ClinicalField("respiratory_condition_*", "respiratory_conditions", "member", **_ONE_ZERO),
+)
+IDENTIFIER_COLUMNS = ("participant_identifier", "*_file_name")
+IGNORED_COLUMNS = ("*_size", "*_sample_rate", "*_channels", "*_length", "recruitment_source")
+
+
 def _task(task_id: str, recording: str, modality: str) -> TaskSpec:
     return TaskSpec(
         id=task_id, name=f"ukcovid-{recording}", dataset="ukcovid", modality=modality, kind="binary",
-        metric="auroc", labels=("negative", "positive"), split="official", group_by="participant_identifier",
+        metric="auroc", labels=("negative", "positive"),
+        class_findings=("COVID-19 status is negative", "COVID-19 status is positive"), split="official",
+        group_by="participant_identifier",
         input_seconds=dict(SECONDS), probe=ProbeConfig(lr=1e-4, l2=1e-5, epochs=64, batch_size=64),
         version=1, seeds=5, notes=NOTES,
         options={"suite": "opera", "opera_counts": {"train": 1000, "val": 500, "test": 1000},

@@ -38,6 +38,7 @@ from pathlib import Path
 
 from benchmark_tasks._registry import DataContext, register_dataset
 from benchmark_tasks._spec import Item, ProbeConfig, TaskSpec
+from benchmark_tasks.clinical import ClinicalField
 from benchmark_tasks.datasets._common import DatasetError, dataset_dir, require_file
 
 FOLDER = "ZCHSound"
@@ -60,12 +61,28 @@ NOTES = ("Seeded participant-disjoint 60/20/20 split (seed 0). Two byte-identica
          "conflicting labels (ZCH0545 ASD, ZCH0802 VSD); both are kept, in one group.")
 
 
+# What each metadata key states (benchmark_tasks/clinical.py): the subset's csv row, then what the reader adds.
+CLINICAL_FIELDS = (
+    ClinicalField("gender", "sex", "category", values={"M": "male", "F": "female"}),
+    ClinicalField("age(days)", "age", "number", unit="days"),
+    ClinicalField("diagnosis", "diagnosis", "category", values={"Normal": "healthy"}),
+    ClinicalField("subset", "recording_quality", "category",
+                  values={"clean": "clean (high-quality set)", "noisy": "noisy (low-quality set, clinical noise)"}),
+)
+IDENTIFIER_COLUMNS = ("fileName", "participant")
+IGNORED_COLUMNS = ("diagnosis_code", "age_years")  # the code of diagnosis; age(days) in years
+_DX_FINDINGS = ("the subject is recorded as healthy",
+                *(f"the diagnosis is {name.lower()}" for code, name in DIAGNOSES.items() if code != "NORMAL"))
+
+
 def _task(task_id: str, subset: str, scheme: str) -> TaskSpec:
     binary = scheme == "chd"
     return TaskSpec(
         id=task_id, name=f"zchsound-{subset}-{'chd' if binary else 'diagnosis'}", dataset="zchsound",
         modality="heart", kind="binary" if binary else "multiclass", metric="auroc",
-        labels=("normal", "CHD") if binary else tuple(DIAGNOSES), split="group-stratified",
+        labels=("normal", "CHD") if binary else tuple(DIAGNOSES),
+        class_findings=(_DX_FINDINGS[0], "the diagnosis is a congenital heart defect") if binary else _DX_FINDINGS,
+        split="group-stratified",
         group_by="participant", input_seconds={"default": 8.0},
         probe=ProbeConfig(lr=1e-4, l2=1e-5, epochs=64, batch_size=64), version=1, seeds=5,
         notes=SUBSET_NOTES[subset] + NOTES,

@@ -26,7 +26,7 @@ def test_two_ranks_share_the_work_and_rank0_writes_the_same_record(tmp_path):
            str(ROOT / "evaluate.py"), *common, "--out", str(tmp_path / "ddp"), "--cache-dir", str(tmp_path / "c1")]
     out = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr[-3000:]
-    entries = list((tmp_path / "c1" / "embeddings").rglob("*.npy"))
+    entries = list((tmp_path / "c1" / "embeddings").rglob("*.emb"))
     assert len(entries) == 24
     records = list((tmp_path / "ddp" / "records").glob("*.json"))
     assert len(records) == 1

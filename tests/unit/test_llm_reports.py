@@ -11,10 +11,19 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from align.llm_reports import LLMReportWriter, ReportEndpointError, system_prompt, unsupported_findings
+from align.llm_reports import (
+    LLMReportWriter,
+    ReportEndpointError,
+    ReportRejectedError,
+    check_report,
+    system_prompt,
+    unsupported_findings,
+)
 
 CLEAN = "A dry cough was recorded from the subject described."
 HALLUCINATED = "A dry cough with coarse crackles and a loud systolic murmur."
+REFUSAL = "I'm sorry, but as an AI I cannot write medical reports."
+OFF_TOPIC = "The recording was made on a sunny afternoon."
 CLIENT_TIMEOUT = 1.5  # generous: a slow but healthy answer must not time out on a busy machine
 
 
@@ -32,12 +41,14 @@ class FakeChatServer:
     Each new user prompt takes the next fault plan from `plans` (a list of faults answered before the first
     clean answer): '429', '500', 'timeout' (sleeps past the client timeout, answers nothing), 'malformed'
     (JSON-invalid message content), 'badbody' (non-JSON HTTP body), 'hallucinate' (a report with findings the
-    metadata lacks), '401'. A prompt containing `fail_marker` always gets 500. The server stops itself after
-    `max_requests` requests or `lifetime` seconds.
+    metadata lacks), 'refuse' (an "I'm sorry" answer), 'echo' (the prompt sent back as the report), 'offtopic' (a
+    report about none of the facts), '401'. A prompt containing `fail_marker` always gets 500, one containing
+    `refuse_marker` always a refusal. The server stops itself after `max_requests` requests or `lifetime` seconds.
     """
 
-    def __init__(self, plans=(), fail_marker=None, max_requests=100, lifetime=30.0):
+    def __init__(self, plans=(), fail_marker=None, refuse_marker=None, max_requests=100, lifetime=30.0):
         self.plans, self.fail_marker, self.max_requests = [list(p) for p in plans], fail_marker, max_requests
+        self.refuse_marker = refuse_marker
         self.lock = threading.Lock()
         self.bodies: list[str] = []
         self.pending: dict[str, list[str]] = {}
@@ -71,6 +82,8 @@ class FakeChatServer:
                 return "500"
             if self.fail_marker and self.fail_marker in user:
                 return "500"
+            if self.refuse_marker and self.refuse_marker in user:
+                return "refuse"
             if user not in self.pending:
                 self.pending[user] = self.plans.pop(0) if self.plans else []
             return self.pending[user].pop(0) if self.pending[user] else "ok"
@@ -121,6 +134,12 @@ class FakeChatServer:
                     self._completion('{"report": "unterminated', user)
                 elif fault == "hallucinate":
                     self._completion(json.dumps({"report": HALLUCINATED}), user)
+                elif fault == "refuse":
+                    self._completion(json.dumps({"report": REFUSAL}), user)
+                elif fault == "echo":
+                    self._completion(json.dumps({"report": user}), user)
+                elif fault == "offtopic":
+                    self._completion(json.dumps({"report": OFF_TOPIC}), user)
                 else:
                     self._completion(json.dumps({"report": CLEAN}), user)
                     with server.lock:
@@ -186,7 +205,7 @@ def test_faults_are_retried_each_prompt_paid_once_and_rerun_is_free(make_server,
 
 
 def test_failing_endpoint_names_it_and_keeps_finished_reports(make_server, tmp_path):
-    srv = make_server(fail_marker="Unreachable")
+    srv = make_server(fail_marker="unreachable")  # the prompt spells the diagnosis in lower case
     items = _items(2) + _items(1, diagnosis="Unreachable")
     items[2]["age"] = 99
     writer = _writer(srv.url, tmp_path, concurrency=1, max_retries=2)
@@ -196,6 +215,49 @@ def test_failing_endpoint_names_it_and_keeps_finished_reports(make_server, tmp_p
     plan = _writer(srv.url, tmp_path).dry_run(items, ["cough"] * 3, show=False)
     assert (plan["calls"], plan["cached"]) == (1, 2)
     assert [p["cached"] for p in plan["prompts"]] == [True, True, False]
+
+
+def test_refusals_echoes_and_off_topic_reports_are_asked_again(make_server, tmp_path):
+    srv = make_server(plans=[["refuse"], ["echo", "offtopic"], ["offtopic"]])
+    items = [{**it, "age": 40 + k} for k, it in enumerate(_items(3))]
+    writer = _writer(srv.url, tmp_path)
+    assert writer.write(items, "cough") == [CLEAN] * 3
+    assert writer.totals["rejected"] == 4 and srv.requests == 3 + 4 and writer.totals["reports_written"] == 3
+
+
+def test_an_endpoint_that_keeps_refusing_is_reported_and_never_cached(make_server, tmp_path):
+    srv = make_server(refuse_marker="refusable")
+    items = _items(2) + _items(1, diagnosis="refusable") * 2  # the last two items share one prompt
+    items[0]["age"], items[1]["age"] = 50, 51
+    writer = _writer(srv.url, tmp_path, max_retries=2)
+    with pytest.raises(ReportRejectedError) as err:
+        writer.write(items, ["cough"] * 4)
+    message = str(err.value)
+    assert "no acceptable report for 2 item(s) (1 distinct prompt(s)) in 3 attempts each (refusal: 2 item(s))" \
+        in message
+    assert "I'm sorry" in message and "not cached" in message and "2 of 3 new reports were accepted" in message
+    assert isinstance(err.value, ReportEndpointError) and len(err.value.rejected) == 1
+    assert srv.requests == 2 + 3 and writer.totals["rejected"] == 3
+    plan = _writer(srv.url, tmp_path).dry_run(items, "cough", show=False)
+    assert (plan["calls"], plan["cached"]) == (1, 2)  # the refused prompt is asked again next time
+
+
+@pytest.mark.parametrize("report, reason", [
+    ("A dry cough from a 30-year-old woman.", ""),
+    ("I'm sorry, I can't help with that.", "refusal"),
+    ("As an AI language model, I do not give diagnoses.", "refusal"),
+    ("I cannot provide medical reports.", "refusal"),
+    ("Recording: cough Age: 30 years Sex: female Cough type: dry", "repeats the prompt"),
+    ("Only use the information given. Your output should be JSON.", "repeats the prompt"),
+    ("The weather was fine.", "mentions none of the given facts"),
+    ("A dry cough with wheezing.", "states wheeze"),
+])
+def test_check_report(report, reason):
+    md = {"subject": "S-0001", "uid": "u-1", "age": 30, "sex": "female", "cough_type": "dry"}
+    writer = LLMReportWriter("http://127.0.0.1:9/v1", "m", progress=False)
+    _, system, user = writer.prompt(md, "cough")
+    found = check_report(report, md, system, user)
+    assert found.startswith(reason) if reason else found == ""
 
 
 def test_client_error_is_not_retried(make_server, tmp_path):

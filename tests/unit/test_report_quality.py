@@ -39,7 +39,7 @@ def test_varied_reports_pass_and_are_summarised():
     meta = [{"age": 30 + i, "finding": "crackles" if i % 2 == 0 else "wheeze", "smoker": None} for i in range(6)]
     q = _quality(reports, meta)
     check_teachable(q, "template")
-    assert q.n_distinct_reports == 6 and q.field_coverage == {"age": 1.0, "finding": 1.0}
+    assert q.n_distinct_reports == 6 and q.field_coverage == {"Age": 1.0, "Findings": 1.0}
     assert q.mean_words == pytest.approx(4.0) and len(q.examples) == 3 and "6 distinct texts" in q.describe()
 
 
@@ -90,3 +90,20 @@ def test_manifest_with_metadata_trains_and_records_report_quality(tmp_path):
     quality = json.loads((out / "report_quality.json").read_text())
     assert quality["n_items"] == 10 and quality["n_distinct_reports"] >= 2
     assert json.loads((out / "align_config.json").read_text())["reports"]["quality"] == quality
+
+
+def test_id_columns_reach_the_reports_of_a_manifest(tmp_path):
+    """--id-columns: a column the name rules do not catch is never written into a report."""
+    from align.config import AlignConfig
+    from align.data import collect_for, write_reports
+
+    manifest = _manifest(tmp_path, with_metadata=True)
+    text = manifest.read_text().splitlines()
+    rows = [text[0] + ",record_code"] + [f"{r},RC-{i:04d}" for i, r in enumerate(text[1:])]
+    manifest.write_text("\n".join(rows) + "\n")
+    for id_columns, shown in ((None, True), ("record_code", False)):
+        cfg = AlignConfig(encoder="opera-gt", tiny=True, tasks=f"csv:{manifest}", id_columns=id_columns,
+                          cache_dir=str(tmp_path / "c"))
+        items = write_reports(collect_for(cfg).train)
+        assert any("RC-0" in i.report for i in items) is shown
+        assert all("asthma" in i.report or "healthy" in i.report for i in items)

@@ -7,11 +7,13 @@ import pytest
 import torch
 
 from align.heads import ProjectionHead
-from align.zero_shot import binary_score, prompts_for, zero_shot_auroc, zero_shot_scores
+from align.reports import template_report
+from align.zero_shot import ZeroShotTie, binary_score, check_not_tied, prompts_for, zero_shot_auroc, zero_shot_scores
+from benchmark_tasks import all_tasks
 from benchmark_tasks._spec import TaskSpec
 
 TASK = TaskSpec(id="t-crackles", name="crackles", dataset="d", modality="lung", kind="binary", metric="auroc",
-                labels=("absent", "present"), options={"label_column": "crackles"})
+                labels=("absent", "present"), class_findings=("no crackles are heard", "crackles are heard"))
 
 
 class _LookupTeacher:
@@ -34,10 +36,60 @@ def _shared_heads(dim: int = 8):
     return audio, text
 
 
-def test_prompts_follow_the_label_field():
+def test_prompts_are_one_template_with_the_class_finding():
     absent, present = prompts_for(TASK)
-    assert "crackles" in absent.lower() and ("absent" in absent or "no crackles" in absent.lower())
-    assert "crackles" in present.lower() and "absent" not in present and "no crackles" not in present.lower()
+    assert absent == "Lung sound recording. No crackles are heard." and present.endswith(" Crackles are heard.")
+    assert absent.split(". ")[0] == present.split(". ")[0]  # identical except the finding
+    # without class_findings the label names are the findings (distinct, if not informative)
+    bare = TaskSpec(id="b", name="b", dataset="d", modality="heart", kind="binary", metric="auroc",
+                    labels=("absent", "present"))
+    first, second = prompts_for(bare)
+    assert first.endswith("recording. Absent.") and second == first.replace("Absent", "Present")
+
+
+@pytest.mark.parametrize("task", [t for t in all_tasks() if t.kind != "regression"], ids=lambda t: t.id)
+def test_every_registered_task_gets_distinct_prompts_from_its_findings(task):
+    """Every classification task (demo included) declares one finding per label; no two classes share a prompt
+    (the label_column mix-up gave T5 and C3-C7 one prompt for every class, and an AUROC of exactly 0.5)."""
+    assert len(task.class_findings) == len(task.labels), task.id
+    prompts = prompts_for(task)
+    assert len(set(prompts)) == len(prompts) == len(task.labels)
+    heads = {p.split(". ", 1)[0] for p in prompts}
+    assert len(heads) == 1  # one template: only the finding changes
+    assert all(p.endswith(f[1:] + ".") for p, f in zip(prompts, task.class_findings))
+
+
+def test_demo_findings_are_what_reports_say():
+    """A demo report states its label's class finding (the template writer's own phrase)."""
+    task = next(t for t in all_tasks() if t.id == "demo-wetcough-easy")
+    for label, cough in enumerate(("dry", "wet")):
+        texts = {template_report({"subject": "S-1", "cough_type": cough}, "cough", s).lower() for s in range(6)}
+        assert any(task.class_findings[label] in t for t in texts)
+
+
+def test_a_task_whose_classes_share_a_prompt_is_refused():
+    with pytest.raises(ValueError, match="one distinct finding per label"):
+        TaskSpec(id="x", name="x", dataset="d", modality="lung", kind="binary", metric="auroc",
+                 labels=("a", "b"), class_findings=("same", "same"))
+    with pytest.raises(ZeroShotTie, match="share a zero-shot prompt"):
+        prompts_for(TaskSpec(id="y", name="y", dataset="d", modality="lung", kind="binary", metric="auroc",
+                             labels=("a", "A")))  # both read "... recording. A."
+
+
+class _ConstantTeacher:
+    """A teacher that embeds every prompt alike (e.g. one that truncates them before the finding)."""
+
+    def encode(self, texts):
+        return torch.ones(len(texts), 8)
+
+
+def test_scores_tied_across_all_classes_are_an_error_not_an_auroc_of_one_half():
+    audio = torch.randn(6, 8, generator=torch.Generator().manual_seed(0)).numpy()
+    with pytest.raises(ZeroShotTie, match="every clip scores all 2 classes the same"):
+        zero_shot_scores(_shared_heads(), audio, TASK, _ConstantTeacher())
+    with pytest.raises(ZeroShotTie):
+        zero_shot_auroc(_shared_heads(), audio, np.array([0, 1, 0, 1, 0, 1]), TASK, _ConstantTeacher())
+    check_not_tied(np.array([[0.2, 0.2], [0.1, 0.3]]))  # one clip that ranks is enough
 
 
 def test_known_answer_each_clip_scores_highest_for_its_class():
