@@ -35,15 +35,16 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(str(exc))
     if args.dry_run:
         return dry_run(cfg)
-    from align.audio_check import AudioCheckError
-    from align.guard import LeakageGuardError
-    from align.report_quality import DegenerateReports
+    from adapters._cli import one_line
+    from adapters._errors import UserError
     from align.train import train
 
     try:
         train(cfg)
-    except (DegenerateReports, AudioCheckError, LeakageGuardError) as exc:
-        print(f"python -m align: error: {exc}", file=sys.stderr)
+    except UserError as exc:   # the input's fault: one line naming the file and the fix (--debug: traceback)
+        if args.debug:
+            raise
+        print(f"python -m align: error: {one_line(exc)}", file=sys.stderr)
         return 2
     return 0
 

@@ -33,6 +33,7 @@ from difflib import SequenceMatcher
 from pathlib import Path
 from urllib.parse import urlparse
 
+from adapters._errors import UserError
 from adapters._io import write_json
 from align.reports import describe_metadata, readings
 from benchmark_tasks.clinical import FACTS, Declaration, read_facts
@@ -212,7 +213,7 @@ def _reason_kind(reason: str) -> str:
 # ---------------------------------------------------------------------------------------------------------
 # The writer
 # ---------------------------------------------------------------------------------------------------------
-class ReportEndpointError(RuntimeError):
+class ReportEndpointError(UserError, RuntimeError):
     """The endpoint did not give a valid report after all retries (or refused the request outright)."""
 
 

@@ -14,8 +14,10 @@ import difflib
 
 from torch import nn
 
+from adapters._errors import UserError
 
-class LoRATargetError(ValueError):
+
+class LoRATargetError(UserError, ValueError):
     """A LoRA target of an encoder matches nothing, or matches a layer LoRA must not wrap."""
 
 

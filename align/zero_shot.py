@@ -19,10 +19,11 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from adapters._errors import UserError
 from align.reports import class_prompts
 
 
-class ZeroShotTie(ValueError):
+class ZeroShotTie(UserError, ValueError):
     """Zero-shot scores that cannot rank: identical class prompts, or every clip scoring all classes alike."""
 
 

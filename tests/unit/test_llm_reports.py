@@ -307,3 +307,25 @@ def test_missing_key_for_remote_endpoint(monkeypatch, tmp_path):
 ])
 def test_unsupported_findings(report, metadata, bad):
     assert [b.split(" ")[0] for b in unsupported_findings(report, metadata)] == bad
+
+
+def test_a_refusing_endpoint_stops_python_m_align_with_one_line(make_server, tmp_path, capsys):
+    """The real path: a manifest with metadata -> LLM writer -> refusals -> `python -m align` stops, exit 2."""
+    import numpy as np
+    import soundfile as sf
+
+    from align.__main__ import main
+
+    rows = ["path,label,split,group,age,diagnosis"]
+    for i in range(12):
+        sf.write(tmp_path / f"c{i}.wav", np.full(16000, 0.1 * (i + 1) / 12, np.float32), 16000)
+        rows.append(f"c{i}.wav,{i % 2},{'train' if i < 8 else 'val'},p{i},{30 + i},{'asthma' if i % 2 else 'none'}")
+    (tmp_path / "m.csv").write_text("\n".join(rows) + "\n")
+    srv = make_server(refuse_marker="Recording")              # every prompt names the recording: all refused
+    out = tmp_path / "out"
+    code = main(["--encoder", "opera-gt", "--tiny", "--tasks", f"csv:{tmp_path / 'm.csv'}", "--reports", "llm",
+                 "--llm-base-url", srv.url, "--llm-model", "m", "--out", str(out), "--cache-dir", str(tmp_path / "c"),
+                 "--steps", "1", "--batch-size", "4", "--no-progress"])
+    last = capsys.readouterr().err.strip().splitlines()[-1]
+    assert code == 2 and last.startswith("python -m align: error: ") and "refusal" in last
+    assert not (out / "align_config.json").exists()
