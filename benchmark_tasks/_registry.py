@@ -14,6 +14,10 @@ from adapters._errors import UserError
 from benchmark_tasks._spec import Item, TaskSpec
 
 
+class TaskNameClash(UserError, ValueError):
+    """Two different tasks of one run would have the same id."""
+
+
 class UnknownTaskError(UserError, KeyError):
     """No task is registered under the requested id."""
 
@@ -89,17 +93,27 @@ def get_task(task_id: str) -> TaskSpec:
     return _TASKS[task_id]
 
 
-def select_tasks(selector: str, id_columns: str | None = None) -> list[TaskSpec]:
-    """Resolve a --tasks value: 'demo', 'opera', 'cardiac', 'all', a modality, 'csv:PATH', or 'ID,ID,...'.
+def select_tasks(selector: str, id_columns: str | None = None, manifest_policy=None) -> list[TaskSpec]:
+    """Resolve a --tasks value: 'demo', 'opera', 'cardiac', 'all', a modality, 'csv:PATH[#name=NAME]', or
+    'ID,ID,...'.
 
-    id_columns: for csv manifests, metadata columns that identify a subject or recording (--id-columns)."""
+    id_columns: for csv manifests, metadata columns that identify a subject or recording (--id-columns).
+    manifest_policy: benchmark_tasks.datasets.manifest_checks.ManifestPolicy for csv manifests (default: refuse
+        overlaps and paths outside the manifest's folder).
+    Raises:
+        UnknownTaskError: an id that is not registered. TaskNameClash: two manifests under one task name.
+    """
     tasks = all_tasks()
     out: list[TaskSpec] = []
     for part in [p.strip() for p in selector.split(",") if p.strip()]:
         if part.startswith("csv:"):
             from benchmark_tasks.datasets.manifest import manifest_task
 
-            out.append(manifest_task(part[4:], id_columns=id_columns))
+            where, _, fragment = part[4:].partition("#")
+            name = fragment[len("name="):] if fragment.startswith("name=") else None
+            if fragment and name is None:
+                raise UnknownTaskError(f"--tasks {part!r}: after '#' only name=NAME is understood")
+            out.append(manifest_task(where, id_columns=id_columns, name=name, policy=manifest_policy))
         elif part == "all":
             out += tasks
         elif part == "demo":
@@ -112,12 +126,14 @@ def select_tasks(selector: str, id_columns: str | None = None) -> list[TaskSpec]
             out += [t for t in tasks if t.modality == part]
         else:
             out.append(get_task(part))
-    seen, unique = set(), []
+    seen: dict[str, TaskSpec] = {}
     for t in out:
-        if t.id not in seen:
-            seen.add(t.id)
-            unique.append(t)
-    return unique
+        first = seen.setdefault(t.id, t)
+        if first is not t and first.options.get("manifest") != t.options.get("manifest"):
+            raise TaskNameClash(f"two manifests make task {t.id!r} ({first.options.get('manifest')} and "
+                                f"{t.options.get('manifest')}): their records would overwrite each other; name "
+                                f"one with csv:PATH#name=NAME")
+    return list(seen.values())
 
 
 def load_items(task: TaskSpec, ctx: DataContext) -> list[Item]:

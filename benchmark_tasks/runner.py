@@ -122,6 +122,7 @@ def evaluate_task(encoder, encoder_label: str, task: TaskSpec, ctx: DataContext,
     per_item = scores.pop(TEST_SCORES, None)
     rec.update(scores)
     rec["n_errors"] = len(ext.errors)
+    rec["data_flags"] = [f for f in ("allow_overlap", "allow_outside_root") if task.options.get(f)]
     rec["n_warnings"] = len(ext.warnings)
     rec["error_report"] = str(report)
     rec["timings"] = {"extract_s": round(t1 - t0, 3), "probe_s": round(time.perf_counter() - t1, 3),

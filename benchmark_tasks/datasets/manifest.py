@@ -20,9 +20,16 @@ import csv
 import hashlib
 from pathlib import Path
 
-from adapters._errors import UserError
 from benchmark_tasks._registry import DataContext, register_dataset
 from benchmark_tasks._spec import Item, TaskSpec
+from benchmark_tasks.datasets.manifest_checks import (
+    ManifestError,
+    ManifestPolicy,
+    check_label_coverage,
+    check_overlaps,
+    find_overlaps,
+    resolve_audio,
+)
 from benchmark_tasks.splits import group_stratified_split
 
 REQUIRED = ("path", "label")
@@ -33,8 +40,16 @@ IDENTIFIER_COLUMNS: tuple = ()
 IGNORED_COLUMNS: tuple = ()
 
 
-class ManifestError(UserError, ValueError):
-    """The manifest CSV is malformed; the message names the file, the row and the fix."""
+__all__ = ["ManifestError", "ManifestPolicy", "manifest_task", "read_manifest", "task_name"]
+# EVAR's metadata csv (evar/metadata/<task>.csv: file_name,label,split with train/valid/test) is read as is
+_COLUMN_ALIASES = {"file_name": "path"}
+_SPLIT_ALIASES = {"valid": "val", "validation": "val", "dev": "val"}
+
+
+def _column(name: str, present: list[str]) -> str:
+    """A column's name, with EVAR's `file_name` read as `path` (when the file has no `path` column itself)."""
+    alias = _COLUMN_ALIASES.get(name)
+    return alias if alias and alias not in present else name
 
 
 def _read_rows(path: Path) -> list[dict]:
@@ -42,15 +57,19 @@ def _read_rows(path: Path) -> list[dict]:
         raise ManifestError(f"{path}: manifest not found")
     with open(path, newline="", encoding="utf-8-sig") as fh:
         reader = csv.DictReader(fh)
-        cols = [c.strip() for c in (reader.fieldnames or [])]
+        present = [c.strip() for c in (reader.fieldnames or [])]
+        cols = [_column(c, present) for c in present]
         missing = [c for c in REQUIRED if c not in cols]
         if missing:
             raise ManifestError(f"{path}: missing column(s) {missing}; found {cols}. "
                                 f"A manifest needs path,label[,split][,group][,metadata...]")
-        rows = [{k.strip(): (v or "").strip() for k, v in r.items() if k is not None} for r in reader]
+        rows = [{_column(k.strip(), present): (v or "").strip() for k, v in r.items() if k is not None}
+                for r in reader]
     if not rows:
         raise ManifestError(f"{path}: no rows")
     for n, r in enumerate(rows, start=2):
+        if r.get("split") in _SPLIT_ALIASES:
+            r["split"] = _SPLIT_ALIASES[r["split"]]
         if not r["path"] or r["label"] == "":
             raise ManifestError(f"{path}: line {n} has an empty path or label")
         if "split" in r and r["split"] and r["split"] not in SPLITS:
@@ -66,13 +85,22 @@ def _is_regression(values: list[str]) -> bool:
     return len(set(nums)) > 10 or any(x != int(x) for x in nums)
 
 
-def manifest_task(path: str | Path, id_columns: str | list[str] | tuple[str, ...] | None = None) -> TaskSpec:
+def task_name(path: Path) -> str:
+    """A manifest's default task name: its file stem, or its folder's name for a file called manifest.csv."""
+    return path.parent.name if path.stem.lower() == "manifest" and path.parent.name else path.stem
+
+
+def manifest_task(path: str | Path, id_columns: str | list[str] | tuple[str, ...] | None = None,
+                  name: str | None = None, policy: ManifestPolicy | None = None) -> TaskSpec:
     """Build the TaskSpec of a manifest (reads the CSV once to learn its labels).
 
     id_columns: metadata columns that identify a subject or recording beyond the name rules (a list, or a
         comma-separated string as --id-columns gives it); kept in options["id_columns"], never reported.
+    name: the task's name (`csv:PATH#name=NAME`; default `task_name(path)`); its id is "csv-<name>".
+    policy: what the manifest may do that is refused by default (overlaps, paths outside its folder).
     """
     path = Path(path).expanduser().resolve()
+    policy = policy or ManifestPolicy()
     rows = _read_rows(path)
     ids = [c.strip() for c in (id_columns.split(",") if isinstance(id_columns, str) else id_columns or ()) if c.strip()]
     unknown = [c for c in ids if c not in rows[0]]
@@ -82,10 +110,12 @@ def manifest_task(path: str | Path, id_columns: str | list[str] | tuple[str, ...
     digest = hashlib.sha256(path.read_bytes()).hexdigest()[:16]
     regression = _is_regression(labels)
     has_split = "split" in rows[0] and all(r["split"] for r in rows)
-    common = dict(id=f"csv-{path.stem}", name=f"manifest {path.name}", dataset="csv", modality="custom",
+    name = name or task_name(path)
+    common = dict(id=f"csv-{name}", name=f"manifest {name} ({path.name})", dataset="csv", modality="custom",
                   split="official" if has_split else "group-stratified", group_by="group",
                   input_seconds={"default": None}, notes=f"manifest sha256 {digest}",
                   options={"manifest": str(path), "manifest_sha256": digest, "suite": "csv",
+                           "allow_overlap": policy.allow_overlap, "allow_outside_root": policy.allow_outside_root,
                            **({"id_columns": ids} if ids else {})})
     if regression:
         return TaskSpec(kind="regression", metric="mae", seeds=1, **common)
@@ -124,10 +154,15 @@ def read_manifest(task: TaskSpec, ctx: DataContext) -> list[Item]:
                 splits[i] = "val" if sp == "val" else "train"
     else:
         splits = group_stratified_split(labels, groups, seed=0, stratify=task.kind != "regression")
+    policy = ManifestPolicy(bool(task.options.get("allow_overlap")), bool(task.options.get("allow_outside_root")))
+    audio_paths = resolve_audio(path, [r["path"] for r in rows], policy)
+    explicit_groups = any(r.get("group") for r in rows)
+    check_overlaps(path, find_overlaps(path, audio_paths, [r["label"] for r in rows], splits, groups,
+                                       explicit_groups and task.split == "official"), policy)
+    if task.kind != "regression":
+        check_label_coverage(path, [r["label"] for r in rows], splits)
     items = []
-    for r, label, split, group in zip(rows, labels, splits, groups):
-        audio = Path(r["path"]).expanduser()
-        audio = audio if audio.is_absolute() else path.parent / audio
+    for r, label, split, group, audio in zip(rows, labels, splits, groups, audio_paths):
         meta = {k: v for k, v in r.items() if k not in ("path", "label", "split", "group")}
         items.append(Item(path=str(audio), label=label, split=split, group=group, metadata=meta, uid=r["path"]))
     return items

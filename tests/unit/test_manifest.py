@@ -18,11 +18,12 @@ def _write(tmp_path, text):
 
 def test_manifest_with_splits_and_metadata(tmp_path):
     p = _write(tmp_path, "path,label,split,group,age,site\n"
-                         "a.wav,covid,train,s1,40,trachea\nb.wav,healthy,test,s2,,\nc.wav,healthy,val,s3,22,x\n")
+                         "a.wav,covid,train,s1,40,trachea\nb.wav,healthy,test,s2,,\nc.wav,healthy,val,s3,22,x\n"
+                         "d.wav,healthy,train,s4,31,x\n")
     (task,) = select_tasks(f"csv:{p}")
     assert task.kind == "binary" and task.labels == ("covid", "healthy") and task.split == "official"
     items = load_items(task, DataContext())
-    assert [i.label for i in items] == [0, 1, 1] and [i.split for i in items] == ["train", "test", "val"]
+    assert [i.label for i in items] == [0, 1, 1, 1] and [i.split for i in items] == ["train", "test", "val", "train"]
     assert items[0].path == str(tmp_path / "a.wav") and items[0].metadata == {"age": "40", "site": "trachea"}
 
 
