@@ -36,6 +36,7 @@ from urllib.parse import urlparse
 from adapters._errors import UserError
 from adapters._io import write_json
 from align.reports import describe_metadata, readings
+from align.secrets import redact
 from benchmark_tasks.clinical import FACTS, Declaration, read_facts
 
 _REPORT_RULES = ("Based on the given conditions, write 2-3 lines report covering all clinically relevant "
@@ -427,6 +428,10 @@ class LLMReportWriter:
             f"{len(todo)} new reports were accepted and are cached in {self.cache_dir}. Re-run to ask again, or use "
             f"another model (or --reports template).", {k: exc.reason for k, exc in rejected.items()})
 
+    def _redact(self, text: str) -> str:
+        """`text` without the API key or anything shaped like a credential (align.secrets)."""
+        return redact(text, (self.api_key, os.environ.get("OPENAI_API_KEY")))
+
     def _client_or_make(self):
         with self._lock:
             return self._client or self._make_client()
@@ -475,18 +480,18 @@ class LLMReportWriter:
                     model=self.model, temperature=self.temperature, response_format={"type": "json_object"},
                     messages=[{"role": "system", "content": system}, {"role": "user", "content": user}], **kwargs)
             except (openai.APITimeoutError, openai.APIConnectionError) as exc:
-                last = f"{type(exc).__name__}: {exc}"
+                last = self._redact(f"{type(exc).__name__}: {exc}")
                 self._wait(attempt)
                 continue
             except openai.APIStatusError as exc:
-                last = f"HTTP {exc.status_code}: {str(exc)[:300]}"
+                last = self._redact(f"HTTP {exc.status_code}: {str(exc)[:300]}")
                 if exc.status_code not in (408, 409, 429) and exc.status_code < 500:
                     raise ReportEndpointError(f"{self.base_url}: model {self.model!r} refused the request "
-                                              f"({last}); not retried.") from exc
+                                              f"({last}); not retried.") from None   # the cause may hold the key
                 self._wait(attempt, _retry_after(exc))
                 continue
             except (openai.APIResponseValidationError, ValueError) as exc:
-                last = f"unreadable response ({exc})"
+                last = self._redact(f"unreadable response ({exc})")
                 self._wait(attempt)
                 continue
             usage = getattr(resp, "usage", None)
@@ -497,6 +502,7 @@ class LLMReportWriter:
                 self.totals["prompt_tokens"] += p
                 self.totals["completion_tokens"] += c
             report, last = _parse_report(resp)
+            report, last = (self._redact(report) if report is not None else None), self._redact(last or "")
             if report is not None:
                 reason = check_report(report, metadata, system, user, declaration)
                 if not reason:
