@@ -82,3 +82,45 @@ def test_killed_alignment_resumes_to_the_same_adapter(tmp_path):
         assert res.returncode == 0, res.stderr[-2000:]
     shas = [json.loads((d / "align_config.json").read_text())["adapter_sha256"] for d in (killed, tmp_path / "whole")]
     assert shas[0] == shas[1]
+
+
+def test_killed_report_generation_keeps_finished_reports_and_pays_nothing_twice(tmp_path, monkeypatch):
+    """An LLM report run killed midway: the rerun asks only for the missing reports; cache files are whole."""
+    sys.path.insert(0, str(ROOT / "tests" / "unit"))
+    from test_llm_reports import CLEAN, FakeChatServer, _items
+
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    srv = FakeChatServer(lifetime=200.0, max_requests=400).start()
+    slow = srv.httpd.RequestHandlerClass.do_POST
+
+    def do_post_slowly(handler):      # a slow model: the kill lands between answers
+        time.sleep(0.15)
+        slow(handler)
+
+    srv.httpd.RequestHandlerClass.do_POST = do_post_slowly
+    n = 24
+    (tmp_path / "items.json").write_text(json.dumps(_items(n)))
+    code = ("import json, sys; from align.llm_reports import LLMReportWriter; "
+            "w = LLMReportWriter(sys.argv[1], 'fake-model', cache_dir=sys.argv[2], concurrency=2, progress=False); "
+            "out = w.write(json.load(open(sys.argv[3])), ['cough'] * int(sys.argv[4])); "
+            "print(json.dumps(out))")
+    cache = tmp_path / "llm"
+    cmd = [sys.executable, "-c", code, srv.url, str(cache), str(tmp_path / "items.json"), str(n)]
+    try:
+        _kill_when(cmd, lambda: len(list(cache.rglob("*.json"))) >= 5)
+        time.sleep(0.6)                 # requests in flight at the kill reach the server (and are paid) now
+        paid_before = srv.requests
+        finished = len(list(cache.rglob("*.json")))
+        assert 5 <= finished < n
+        for path in cache.rglob("*.json"):
+            json.loads(path.read_text())                                  # every cache file is whole
+        res = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300,
+                             env={**os.environ, "NO_PROXY": "127.0.0.1,localhost"})
+        assert res.returncode == 0, res.stderr[-2000:]
+        assert json.loads(res.stdout.strip().splitlines()[-1]) == [CLEAN] * n
+        rerun_paid = srv.requests - paid_before
+        assert rerun_paid <= n - finished                                  # finished reports were not asked again
+        assert srv.requests <= n + 2                                       # at most the 2 in flight paid twice
+    finally:
+        srv.stop()
