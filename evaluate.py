@@ -7,7 +7,7 @@ Examples:
     python evaluate.py --encoder opera-gt --weights encoder-operaGT.ckpt --tasks T5,T7 --data-root /data
     python evaluate.py --validate --encoder beats --tiny
     python evaluate.py --list-encoders | --list-tasks
-    python evaluate.py --leaderboard runs/gt
+    python evaluate.py --leaderboard runs/gt [--out site/]            # md, csv, one self-contained html, png
     python evaluate.py --check-data --data-root /data --opera-root ~/OPERA
 """
 
@@ -39,7 +39,9 @@ def build_parser() -> argparse.ArgumentParser:
     what.add_argument("--list-tasks", action="store_true", help="list registered tasks and exit")
     what.add_argument("--check-data", action="store_true",
                       help="report which datasets are found under --data-root, item counts per split, bad files")
-    what.add_argument("--leaderboard", metavar="DIR", help="rebuild the leaderboard from DIR's records and exit")
+    what.add_argument("--leaderboard", metavar="DIR",
+                      help="rebuild the leaderboard (md, csv, html, png) from DIR's records alone into --out "
+                           "(default: DIR) and exit")
     enc = p.add_argument_group("encoder")
     enc.add_argument("--tiny", action="store_true", help="random-weight toy-width model of the same architecture")
     enc.add_argument("--weights", help="local checkpoint file or directory in the encoder's published format")
@@ -56,15 +58,24 @@ def build_parser() -> argparse.ArgumentParser:
     enc.add_argument("--device", default="cpu")
     data = p.add_argument_group("data")
     data.add_argument("--data-root", type=Path, help="folder with one sub-folder per dataset")
+    data.add_argument("--allow-manifest-overlap", action="store_true",
+                      help="csv manifests: use duplicate rows, files with two labels and files/groups in both "
+                           "training and test as given (refused by default; flagged in records)")
+    data.add_argument("--allow-outside-root", action="store_true",
+                      help="csv manifests: allow audio paths outside the manifest's folder (refused by default)")
     data.add_argument("--opera-root", type=Path, default=os.environ.get("OPERA_ROOT"),
                       help="OPERA checkout holding its published split files (default: $OPERA_ROOT)")
     data.add_argument("--cache-dir", type=Path, default=default_cache_dir(),
                       help="demo data and embedding cache (default: $ACULA_ZOO_CACHE or ~/.cache/acula_zoo)")
     run = p.add_argument_group("protocol and output")
-    run.add_argument("--out", type=Path, default=Path("runs/eval"), help="output folder (records, leaderboard)")
+    run.add_argument("--out", type=Path,
+                     help="output folder (records, leaderboard, configs/); default runs/eval (--demo: runs/demo; "
+                          "--leaderboard DIR: DIR)")
     run.add_argument("--seeds", type=int, help="probe seeds (default: the task's, OPERA uses 5)")
-    run.add_argument("--probe", choices=("linear", "logreg"), default="linear",
-                     help="'linear' = OPERA's protocol; 'logreg' = fast scikit-learn look")
+    run.add_argument("--probe", choices=("default", "opera", "linear", "logreg"), default="default",
+                     help="'default': each task's own (OPERA's protocol on T1-T19, logreg elsewhere; see "
+                          "--list-tasks); 'opera' (old name 'linear'): OPERA's linear probe, 5 seeds; 'logreg': "
+                          "standardised logistic (ridge) regression, regularisation by group-aware k-fold CV, refit")
     run.add_argument("--batch-size", type=int, default=16)
     run.add_argument("--on-error", choices=("fail", "skip"), default="fail",
                      help="unreadable audio: stop (default) or leave the file out; a report is written either way")
@@ -89,7 +100,7 @@ def list_encoders() -> int:
 def list_tasks() -> int:
     from benchmark_tasks import all_tasks
 
-    print(f"{'id':<22} {'dataset':<14} {'modality':<10} {'kind':<10} {'metric':<6} {'split':<16} labels")
+    print(f"{'id':<22} {'dataset':<14} {'modality':<10} {'kind':<10} {'metric':<6} {'split':<16} {'probe':<7} labels")
     def order(t):  # demo first, then T1..T19, then C1..C13, numbers in numeric order
         suite = {"demo": 0, "opera": 1, "cardiac": 2}.get(t.options.get("suite"), 3)
         digits = "".join(ch for ch in t.id if ch.isdigit())
@@ -97,8 +108,17 @@ def list_tasks() -> int:
 
     for t in sorted(all_tasks(), key=order):
         labels = ",".join(t.labels) if t.labels else "(continuous)"
-        print(f"{t.id:<22} {t.dataset:<14} {t.modality:<10} {t.kind:<10} {t.metric:<6} {t.split:<16} {labels}")
+        print(f"{t.id:<22} {t.dataset:<14} {t.modality:<10} {t.kind:<10} {t.metric:<6} {t.split:<16} "
+              f"{t.default_probe:<7} {labels}")
     return 0
+
+
+def manifest_policy(args):
+    """What csv manifests may do that is refused by default (--allow-manifest-overlap, --allow-outside-root)."""
+    from benchmark_tasks.datasets.manifest_checks import ManifestPolicy
+
+    return ManifestPolicy(bool(getattr(args, "allow_manifest_overlap", False)),
+                          bool(getattr(args, "allow_outside_root", False)))
 
 
 def data_context(args):
@@ -244,31 +264,63 @@ def _sha_or_none(path: str) -> str | None:
         return None
 
 
-def run_evaluation(entries: list, task_selector: str, args, aligned_dir: Path | None = None) -> list[dict]:
+def write_run_config(out: Path, config: dict) -> Path:
+    """Write this run's config to OUT/configs/config-<UTC time>-<pid>.json, a new file per run (created exclusively,
+    a counter added on a clash, so no run's config is ever overwritten), and copy it to OUT/config.json, which
+    always holds the latest run's. Returns the per-run file."""
+    import datetime as dt
+    import json
+
+    from adapters._io import write_json
+
+    stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%S.%fZ")
+    folder = out / "configs"
+    folder.mkdir(parents=True, exist_ok=True)
+    for n in range(1000):
+        path = folder / f"config-{stamp}-{os.getpid()}{f'-{n}' if n else ''}.json"
+        try:
+            with open(path, "x") as fh:
+                json.dump({**config, "config_file": str(path)}, fh, indent=2)
+            break
+        except FileExistsError:
+            continue
+    else:
+        raise FileExistsError(f"{folder}: could not create a new config file for {stamp}")
+    write_json(out / "config.json", {**config, "config_file": str(path)})
+    return path
+
+
+def write_run_leaderboard(out: Path, labels: list[str]) -> dict[str, Path]:
+    """Rebuild OUT's leaderboard from every record in OUT (rows of `labels` first, in that order)."""
+    from benchmark_tasks.leaderboard import load_leaderboard_records, write_leaderboard
+
+    order = {label: i for i, label in enumerate(labels)}
+    records = sorted(load_leaderboard_records(out), key=lambda r: order.get(r["encoder_label"], len(order)))
+    return write_leaderboard(out, records)
+
+
+def run_evaluation(entries: list, task_selector: str, args, aligned_dir: Path | None = None,
+                   leaderboard: bool = True) -> list[dict]:
     """entries: (label, builder) pairs, builder() -> AudioEncoder. Returns the records written.
 
     Under torchrun every rank embeds its shard of the missing clips into the shared cache; rank 0 alone runs the
-    probes and writes records and the leaderboard.
+    probes and writes records and (unless `leaderboard` is False) the leaderboard.
     """
-    from adapters._io import write_json
     from benchmark_tasks import select_tasks
-    from benchmark_tasks.leaderboard import render_markdown, write_leaderboard
-    from benchmark_tasks.records import load_records
     from benchmark_tasks.runner import RunConfig, evaluate_task
 
     args.device = rank_device(args.device)   # the encoder builders below read it when they run
     rank = init_distributed(args.device)
-    tasks = select_tasks(task_selector)
+    tasks = select_tasks(task_selector, manifest_policy=manifest_policy(args))
     ctx = data_context(args)
     probe = "zero-shot" if getattr(args, "zero_shot", False) else args.probe
     cfg = RunConfig(out_dir=args.out, cache_dir=args.cache_dir / "embeddings", seeds=args.seeds, probe=probe,
                     batch_size=args.batch_size, on_error=args.on_error,
                     progress=not args.no_progress and rank == 0, aligned_dir=aligned_dir)
     if rank == 0:
-        write_json(args.out / "config.json", {"encoders": [label for label, _ in entries],
-                                              "tasks": [t.id for t in tasks],
-                                              "run": {k: str(v) for k, v in asdict(cfg).items()},
-                                              "data": {k: str(v) for k, v in asdict(ctx).items()}})
+        write_run_config(args.out, {"encoders": [label for label, _ in entries], "tasks": [t.id for t in tasks],
+                                    "run": {k: str(v) for k, v in asdict(cfg).items()},
+                                    "data": {k: str(v) for k, v in asdict(ctx).items()}})
     records = []
     for label, build in entries:
         enc = build()
@@ -287,14 +339,12 @@ def run_evaluation(entries: list, task_selector: str, args, aligned_dir: Path | 
             if rec["n_errors"] or rec["n_warnings"]:
                 print(f"  {'':<22} {'':<22} skipped {rec['n_errors']} file(s), {rec['n_warnings']} warning(s) "
                       f"(see {rec['error_report']})", flush=True)
-    if rank != 0:
+    if rank != 0 or not leaderboard:
         return records
-    order = {label: i for i, (label, _) in enumerate(entries)}
-    all_records = sorted(load_records(args.out), key=lambda r: order.get(r["encoder_label"], len(order)))
-    paths = write_leaderboard(args.out, all_records)
+    paths = write_run_leaderboard(args.out, [label for label, _ in entries])
     print()
-    print(render_markdown(all_records))
-    print(f"records in {args.out / 'records'}; leaderboard: {paths['md']}, {paths['png']}")
+    print(paths["md"].read_text())
+    print(f"records in {args.out / 'records'}; leaderboard: {paths['md']}, {paths['html']}, {paths['png']}")
     return records
 
 
@@ -306,7 +356,7 @@ def run_demo(args) -> int:
     from align.aligned import build_base
     from align.train import align_for_demo
 
-    if args.out == Path("runs/eval"):
+    if args.out is None:
         args.out = Path("runs/demo")
     t0 = time.perf_counter()
     progress = not args.no_progress
@@ -318,17 +368,20 @@ def run_demo(args) -> int:
     control = align_for_demo("opera-gt", "tiny", out_dir=args.out / "align" / "opera-gt-tiny-shuffled",
                              cache_dir=args.cache_dir, progress=progress, reports="shuffled")
     print(f"      adapter: {control} ({time.perf_counter() - t0:.0f} s)", flush=True)
-    print("[3/3] scoring base, aligned and control encoders on the demo tasks (OPERA linear probe, 5 seeds)",
+    print("[3/3] scoring base, aligned and control encoders on the demo tasks (the demo tasks' default probe: "
+          "standardised logistic regression, C by group-aware CV)",
           flush=True)
     labels = {"base": "opera-gt-tiny", "aligned": "opera-gt-tiny+aligned", "control": "opera-gt-tiny+shuffled"}
     entries = [(labels["base"], lambda: build_base(folder)),
                (labels["aligned"], lambda: aligned_encoder(folder)),
                (labels["control"], lambda: aligned_encoder(control))]
     entries += [(n, lambda n=n: build_encoder(n)) for n in DEMO_BASELINES]
-    records = run_evaluation(entries, "demo", args)
+    records = run_evaluation(entries, "demo", args, leaderboard=False)
     print()
     print(render_comparison(records, labels["base"], labels["aligned"], labels["control"]))
+    paths = write_run_leaderboard(args.out, [label for label, _ in entries])
     print(f"demo finished in {time.perf_counter() - t0:.0f} s")
+    print("demo leaderboard: " + ", ".join(str(paths[k]) for k in ("md", "html", "png", "heatmap") if k in paths))
     return 0
 
 
@@ -374,15 +427,17 @@ def main(argv: list[str] | None = None) -> int:
     if args.check_data:
         return check_data(args)
     if args.leaderboard:
-        from benchmark_tasks.leaderboard import render_markdown, write_leaderboard
-        from benchmark_tasks.records import load_records
+        from benchmark_tasks.leaderboard import load_leaderboard_records, write_leaderboard
 
-        records = load_records(args.leaderboard)
-        write_leaderboard(args.leaderboard, records)
-        print(render_markdown(records))
+        records = load_leaderboard_records(args.leaderboard)
+        paths = write_leaderboard(args.out or Path(args.leaderboard), records)
+        print(paths["md"].read_text())
+        print("leaderboard: " + ", ".join(str(p) for p in paths.values()))
         return 0
     if args.demo:
         return run_demo(args)
+    if args.out is None:
+        args.out = Path("runs/eval")
     if not args.encoder:
         build_parser().error("--encoder is required (or --demo, --list-encoders, --list-tasks, --leaderboard)")
     if args.validate:

@@ -94,6 +94,13 @@ class TaskSpec:
     def __hash__(self) -> int:
         return hash((self.id, self.version))
 
+    @property
+    def default_probe(self) -> str:
+        """The probe this task is scored with unless --probe says otherwise: OPERA's own protocol on OPERA's
+        tasks (so numbers sit beside the published ones), the cross-validated logistic/ridge probe elsewhere
+        (cardiac, demo and csv tasks: benchmark_tasks/probe_cv.py)."""
+        return "opera" if self.options.get("suite") == "opera" else "logreg"
+
     def seconds_for(self, family: str) -> float | None:
         """OPERA's pad-to input length for an encoder family, or the task default."""
         return self.input_seconds.get(family, self.input_seconds.get("default"))

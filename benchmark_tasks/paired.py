@@ -59,6 +59,32 @@ def read_test_scores(record: dict) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         return z["keys"], z["labels"], z["scores"]
 
 
+def batch_seed_mean_auroc(labels: np.ndarray, scores: np.ndarray) -> np.ndarray:
+    """Seed-mean macro one-vs-rest AUROC of B resamples at once, as metrics.auroc computes each one.
+
+    Args:
+        labels: int [B, N] class indices per resample; scores: [B, N, seeds, C] class scores (C = 2: column 1).
+    Returns:
+        [B] float64; NaN where a class is missing from (or alone in) a resample.
+    """
+    from scipy.stats import rankdata
+
+    b, n, n_seeds, n_classes = scores.shape
+    classes = [1] if n_classes == 2 else range(n_classes)
+    per_class = []
+    for c in classes:
+        pos = labels == c                                             # [B, N]
+        n_pos = pos.sum(axis=1)
+        n_neg = n - n_pos
+        ranks = rankdata(scores[..., c], axis=1)                      # [B, N, seeds], ties averaged
+        u = (ranks * pos[:, :, None]).sum(axis=1) - (n_pos * (n_pos + 1) / 2.0)[:, None]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            auc = u / (n_pos * n_neg)[:, None]                        # [B, seeds]
+        auc[(n_pos == 0) | (n_neg == 0)] = np.nan
+        per_class.append(auc)
+    return np.mean(per_class, axis=0).mean(axis=1)                    # macro over classes, then over seeds
+
+
 def _seed_mean_auroc(labels: np.ndarray, scores: np.ndarray) -> float:
     from benchmark_tasks.metrics import auroc
 
@@ -93,16 +119,15 @@ def paired_difference(pairs: list[tuple[dict, dict]], n_boot: int = 1000, seed: 
     rng = np.random.default_rng(seed)
     draws = np.zeros((n_boot, len(data)))
     for t, (y, sa, sb) in enumerate(data):
-        filled, tries = 0, 0
-        while filled < n_boot:
-            if tries >= 20 * n_boot:
-                raise ValueError("paired bootstrap: too few resamples with both classes; the test set is too small")
-            tries += 1
-            idx = rng.integers(0, len(y), size=len(y))
-            try:
-                draws[filled, t] = _seed_mean_auroc(y[idx], sb[idx]) - _seed_mean_auroc(y[idx], sa[idx])
-            except ValueError:  # a class missing from this resample
-                continue
-            filled += 1
+        kept: list[np.ndarray] = []
+        for _ in range(20):   # resamples missing a class are drawn again (batch by batch)
+            idx = rng.integers(0, len(y), size=(n_boot, len(y)))
+            diff = batch_seed_mean_auroc(y[idx], sb[idx]) - batch_seed_mean_auroc(y[idx], sa[idx])
+            kept.extend(diff[np.isfinite(diff)])
+            if len(kept) >= n_boot:
+                break
+        if len(kept) < n_boot:
+            raise ValueError("paired bootstrap: too few resamples with every class; the test set is too small")
+        draws[:, t] = kept[:n_boot]
     lo, hi = np.quantile(draws.mean(axis=1), [alpha / 2.0, 1.0 - alpha / 2.0])
     return PairedDifference(point, float(lo), float(hi), sum(len(d[0]) for d in data), len(data))

@@ -21,15 +21,17 @@ class RunConfig:
     """How to evaluate.
 
     seeds: probe seeds (None = the task's own count: OPERA uses 5 for classification, 1 for regression).
-    probe: "linear" (OPERA's protocol), "logreg" (scikit-learn, fast look) or "zero-shot" (no probe: cosine
-        similarity to one report-style prompt per class in an aligned encoder's space; needs `aligned_dir`).
+    probe: "default" (each task's own: TaskSpec.default_probe), "opera" (OPERA's protocol; "linear" is its old
+        name), "logreg" (standardised logistic/ridge regression, regularisation by group-aware CV, refit:
+        benchmark_tasks/probe_cv.py) or "zero-shot" (no probe: cosine similarity to one report-style prompt per
+        class in an aligned encoder's space; needs `aligned_dir`).
     n_boot: bootstrap resamples for the 95% CI over test items (0 = no CI).
     """
 
     out_dir: Path
     cache_dir: Path
     seeds: int | None = None
-    probe: str = "linear"
+    probe: str = "default"
     batch_size: int = 16
     on_error: str = "fail"
     n_boot: int = 500
@@ -37,6 +39,13 @@ class RunConfig:
     aligned_dir: Path | None = None
 
 
+PROBE_DESCRIPTIONS = {
+    "opera": "OPERA's linear probe (unstandardised features, Adam 1e-4, fixed epochs, best validation epoch; "
+             "src/benchmark/linear_eval.py at 3622310)",
+    "logreg": "standardised logistic regression (ridge for regression), regularisation by group-aware k-fold CV "
+              "on train or by the validation split, refit (benchmark_tasks/probe_cv.py)",
+    "zero-shot": "no probe: similarity to one report-style prompt per class in the aligned space",
+}
 TEST_SCORES = "_test_scores"   # (labels [N], scores [N, seeds, C]): written beside the record, not into it
 
 
@@ -45,13 +54,30 @@ def split_arrays(items, emb, split):
     return emb[idx], np.array([items[i].label for i in idx])
 
 
+PROBE_ALIASES = {"linear": "opera"}   # the name OPERA's protocol had before probes were named for what they are
+
+
+def resolve_probe(requested: str, task: TaskSpec) -> str:
+    """The probe a task is scored with: "default" -> the task's own (TaskSpec.default_probe); "linear" -> "opera"."""
+    name = PROBE_ALIASES.get(requested, requested)
+    return task.default_probe if name == "default" else name
+
+
+def _train_groups(items) -> np.ndarray:
+    return np.array([it.group for it in items if it.split == "train"])
+
+
 def _classification(task: TaskSpec, items, emb, cfg: RunConfig) -> dict:
     from benchmark_tasks import metrics, probe
+    from benchmark_tasks.probe_cv import cv_logreg_probe
 
-    fn = probe.linear_probe if cfg.probe == "linear" else probe.logreg_probe
     (xtr, ytr), (xva, yva), (xte, yte) = (split_arrays(items, emb, s) for s in ("train", "val", "test"))
-    n_seeds = cfg.seeds or task.seeds
-    results = [fn(xtr, ytr, xva, yva, xte, yte, len(task.labels), task.probe, seed) for seed in range(n_seeds)]
+    if resolve_probe(cfg.probe, task) == "opera":
+        n_seeds = cfg.seeds or task.seeds
+        results = [probe.linear_probe(xtr, ytr, xva, yva, xte, yte, len(task.labels), task.probe, seed)
+                   for seed in range(n_seeds)]
+    else:   # deterministic: one run (seeds would repeat it)
+        results = [cv_logreg_probe(xtr, ytr, xva, yva, xte, yte, len(task.labels), _train_groups(items))]
     scores = [float(r.test_score) for r in results]
     mean, std = metrics.mean_std(scores)
     stacked = np.stack([np.asarray(r.test_scores) for r in results], axis=1)  # [N_test, seeds, C]
@@ -69,7 +95,7 @@ def _classification(task: TaskSpec, items, emb, cfg: RunConfig) -> dict:
 def _regression(task: TaskSpec, items, emb, cfg: RunConfig) -> dict:
     from benchmark_tasks import metrics, probe
 
-    if task.split == "loso":
+    if task.split == "loso" and resolve_probe(cfg.probe, task) == "opera":
         y = np.array([float(it.label) for it in items])
         groups = np.array([it.group for it in items])
         held_out = sorted({it.group for it in items if it.split == "test"})  # subjects marked "train" never fold
@@ -78,8 +104,14 @@ def _regression(task: TaskSpec, items, emb, cfg: RunConfig) -> dict:
         return {**res, "scores": [f["mae"] for f in res["folds"]], "mean": res["mae_mean"],
                 "std": res["mae_std"]}
     (xtr, ytr), (xva, yva), (xte, yte) = (split_arrays(items, emb, s) for s in ("train", "val", "test"))
-    results = [probe.regression_probe(xtr, ytr.astype(float), xva, yva.astype(float), xte, yte.astype(float),
-                                      task.probe, seed) for seed in range(cfg.seeds or task.seeds)]
+    if resolve_probe(cfg.probe, task) == "opera":
+        results = [probe.regression_probe(xtr, ytr.astype(float), xva, yva.astype(float), xte, yte.astype(float),
+                                          task.probe, seed) for seed in range(cfg.seeds or task.seeds)]
+    else:
+        from benchmark_tasks.probe_cv import cv_ridge_probe
+
+        results = [cv_ridge_probe(xtr, ytr.astype(float), xva, yva.astype(float), xte, yte.astype(float),
+                                  _train_groups(items))]
     maes = [float(r.test_score) for r in results]
     mean, std = metrics.mean_std(maes)
     mapes = [float(r.test_mape) for r in results]
@@ -96,6 +128,11 @@ def evaluate_task(encoder, encoder_label: str, task: TaskSpec, ctx: DataContext,
 
     t0 = time.perf_counter()
     items = load_items(task, ctx)
+    if task.dataset == "csv" and task.kind != "regression":   # a manifest read only to guard may be test-only
+        from benchmark_tasks.datasets.manifest_checks import check_label_coverage
+
+        check_label_coverage(Path(task.options["manifest"]), [task.labels[it.label] for it in items],
+                             [it.split for it in items])
     prep = preprocess_for(task, encoder.spec.name)
     report = Path(cfg.out_dir) / "errors" / f"{task.id}__{encoder_label}.json"
     try:
@@ -110,11 +147,13 @@ def evaluate_task(encoder, encoder_label: str, task: TaskSpec, ctx: DataContext,
     t1 = time.perf_counter()
     ok = ext.ok_items
     n_items = {s: sum(it.split == s for it in ok) for s in ("train", "val", "test")}
-    protocol = {"probe": cfg.probe, "seeds": cfg.seeds or task.seeds, **task.probe.__dict__,
+    used = resolve_probe(cfg.probe, task)
+    protocol = {"probe": used, "probe_description": PROBE_DESCRIPTIONS.get(used, used),
+                "seeds": (cfg.seeds or task.seeds) if used == "opera" else 1, **task.probe.__dict__,
                 "preprocess": prep.params()}
     rec = new_record(encoder, encoder_label, task, protocol, split_fingerprint(ok), n_items)
     rec["pipeline_version"] = pipeline_version(encoder)
-    if cfg.probe not in ("linear", "logreg"):
+    if resolve_probe(cfg.probe, task) not in ("opera", "logreg"):
         fn = get_probe(cfg.probe)   # provided by another package (zero-shot: align.zero_shot_probe)
     else:
         fn = _regression if task.kind == "regression" else _classification

@@ -77,3 +77,17 @@ def test_different_splits_are_refused(tmp_path):
 def test_missing_scores_file_names_the_record(tmp_path):
     with pytest.raises(FileNotFoundError, match="rerun the evaluation"):
         read_test_scores({"record_path": str(tmp_path / "old.json")})
+
+
+def test_batched_auroc_equals_the_metric_item_by_item():
+    from benchmark_tasks.paired import batch_seed_mean_auroc
+
+    rng = np.random.default_rng(2)
+    for n_classes in (2, 4):
+        y = rng.integers(0, n_classes, (6, 30))
+        y[:, :n_classes] = np.arange(n_classes)                     # every class present
+        s = np.round(rng.random((6, 30, 3, n_classes)), 1)           # ties included
+        got = batch_seed_mean_auroc(y, s)
+        want = [np.mean([auroc(y[b], s[b, :, k]) for k in range(3)]) for b in range(6)]
+        np.testing.assert_allclose(got, want, rtol=0, atol=1e-12)
+    assert np.isnan(batch_seed_mean_auroc(np.zeros((1, 5), int), rng.random((1, 5, 1, 2))))[0]
