@@ -13,7 +13,8 @@ from torch import Tensor, nn
 
 from adapters._audio import fit_length
 from adapters._checkpoint import load_exact
-from adapters._spec import EncoderSpec
+from adapters._inference import run_in_groups, segment_bounds
+from adapters._spec import SEGMENT_MIN_TAIL_SECONDS, EncoderSpec
 
 
 class AudioEncoder(nn.Module):
@@ -47,15 +48,56 @@ class AudioEncoder(nn.Module):
         return self.frames(wav).mean(dim=1)
 
     def embed_windowed(self, wav: Tensor, windowing) -> Tensor:
-        """`embed` with a task's windowing (adapters._spec.Windowing); None means the encoder's default.
+        """`embed_any_length` with a task's windowing (adapters._spec.Windowing); None means the encoder's default.
 
         Only encoders that cut clips into fixed windows (OPERA-GT) override this; the others refuse a windowing
         rather than silently ignore it.
         """
         if windowing is None:
-            return self.embed(wav)
+            return self.embed_any_length(wav)
         raise ValueError(f"{self.spec.name} has no windowing to set (got {windowing}); only windowed encoders "
                          "such as opera-gt take one")
+
+    # -- clips longer than one forward pass ------------------------------------------------------------
+    def segments(self, n_samples: int) -> list[tuple[int, int]]:
+        """(start, end) sample ranges `embed_any_length` embeds separately for a clip of `n_samples` (see
+        adapters._inference.segment_bounds); one range for clips up to `spec.max_seconds` and for encoders whose
+        protocol handles long clips (`spec.long_clips == "protocol"`)."""
+        s = self.spec
+        if s.long_clips != "segments":
+            return [(0, n_samples)]
+        tail = int(round(max(SEGMENT_MIN_TAIL_SECONDS, s.min_seconds) * s.sample_rate))
+        return segment_bounds(n_samples, s.max_samples, tail)
+
+    def embed_any_length(self, wav: Tensor) -> Tensor:
+        """[B, S] -> [B, D] for any S, with memory bounded by one forward pass of `spec.max_seconds`.
+
+        Clips up to max_seconds (and every clip of a "protocol" encoder, which windows long clips itself) go
+        through `embed` unchanged. Longer clips of a "segments" encoder are cut by `segments` into consecutive
+        pieces of max_seconds; each piece is embedded on its own (the whole batch, one piece at a time) and the
+        pieces are combined by `combine_segments`.
+        """
+        bounds = self.segments(wav.shape[1])
+        if len(bounds) == 1:
+            return self.embed(wav)
+
+        def segment(rows: range) -> Tensor:                    # rows: one segment index -> [1, B, D]
+            start, end = bounds[rows.start]
+            return self.embed(wav[:, start:end])[None]
+
+        parts = run_in_groups(len(bounds), 1, segment).transpose(0, 1)     # [B, K, D]
+        lengths = torch.tensor([end - start for start, end in bounds], dtype=torch.float64)
+        return self.combine_segments(parts, lengths)
+
+    def combine_segments(self, parts: Tensor, lengths: Tensor) -> Tensor:
+        """Segment embeddings [B, K, D] and their lengths [K] (samples, float64) -> [B, D] clip embeddings.
+
+        Default: the mean weighted by segment length; for an encoder whose embedding is a mean over frames this
+        approximates the mean over the whole clip (frames at segment edges see less context). Encoders whose
+        embedding is another statistic override this.
+        """
+        weights = (lengths / lengths.sum()).to(device=parts.device, dtype=parts.dtype)
+        return (parts * weights[None, :, None]).sum(dim=1)
 
     # -- output sizes (tiny configurations may be narrower than the spec's official size) ---------------
     @property
@@ -77,8 +119,14 @@ class AudioEncoder(nn.Module):
     def frontend_params(self) -> dict:
         """Everything in the front end that changes embeddings; part of the cache key. Override to add more."""
         s = self.spec
-        return {"sample_rate": s.sample_rate, "clip_seconds": s.clip_seconds, "length_policy": s.length_policy,
-                "min_seconds": s.min_seconds}
+        params = {"sample_rate": s.sample_rate, "clip_seconds": s.clip_seconds, "length_policy": s.length_policy,
+                  "min_seconds": s.min_seconds}
+        if s.long_clips == "segments" and s.max_seconds is not None:
+            # long clips are cut into segments whose embeddings are combined: that changes their embeddings
+            params["long_clips"] = {"rule": "segments", "max_seconds": s.max_seconds,
+                                    "min_tail_seconds": max(SEGMENT_MIN_TAIL_SECONDS, s.min_seconds),
+                                    "combine": type(self).combine_segments.__qualname__}
+        return params
 
     # -- weights ---------------------------------------------------------------------------------------
     @classmethod

@@ -112,6 +112,26 @@ def split_windows(wav: Tensor) -> Tensor:
     return wav.unfold(-1, WINDOW_SAMPLES, WINDOW_HOP)
 
 
+def window_count(n_samples: int) -> int:
+    """W, the number of windows `split_windows` cuts from a clip of `n_samples`."""
+    return 1 if n_samples <= WINDOW_SAMPLES else 1 + (n_samples - WINDOW_SAMPLES) // WINDOW_HOP
+
+
+def window_rows(wav: Tensor, rows: range) -> Tensor:
+    """Some of the windows of `split_windows(wav)` without building the others.
+
+    Args:
+        wav: [B, S] float32 at 16 kHz.
+        rows: flat window indices r = b * W + w (W = window_count(S)), clip-major like split_windows.
+    Returns:
+        [len(rows), min(S, 32000)], equal to split_windows(wav).reshape(B * W, -1)[rows].
+    """
+    if wav.shape[-1] <= WINDOW_SAMPLES:
+        return wav[rows.start:rows.stop:rows.step]
+    w = window_count(wav.shape[-1])
+    return torch.stack([wav[r // w, (r % w) * WINDOW_HOP:(r % w) * WINDOW_HOP + WINDOW_SAMPLES] for r in rows])
+
+
 class HearFrontend(nn.Module):
     """2 s windows -> the ViT's input image.
 

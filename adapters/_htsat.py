@@ -28,6 +28,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from adapters._inference import run_in_groups
+
 MASK_VALUE = -100.0  # upstream fills cross-window positions of the shifted-window mask with -100, not -inf
 CROP_FRAMES = 1024   # the hard-coded crop length and hop of upstream's long-clip branch
 CROP_HOP = 512
@@ -286,11 +288,27 @@ class HTSATSwin(nn.Module):
         x = tokens.view(n, r, g // r, g, c).mean(dim=2)    # [N, chunk, column, C]
         return x.reshape(n, r * g, c)
 
-    def forward_crops(self, spec: Tensor) -> Tensor:
-        """[B, T, 64] log-mel in [0, 1] -> [B, K, g*g, C] final tokens of each of the clip's K crops."""
+    def forward_crops(self, spec: Tensor, reduce=None, crops_per_pass: int = 16) -> Tensor:
+        """[B, T, 64] log-mel in [0, 1] -> [B, K, g*g, C] final tokens of each of the clip's K crops, or
+        [B, K, ...] = reduce(tokens [n, g*g, C]) per crop when `reduce` is given.
+
+        bn0 sees the whole clip (as upstream: in training mode its batch statistics span every frame). A clip of
+        one crop runs as one batch of B; the B * K crops of longer clips (clip-major) are cut, imaged and encoded
+        at most `crops_per_pass` at a time, so memory beyond the log-mel is one group's activations plus the
+        per-crop outputs, whatever the clip length.
+        """
         b = spec.shape[0]
         x = self.bn0(spec.transpose(1, 2).unsqueeze(-1)).squeeze(-1).transpose(1, 2)
-        crops = self.crops(x)
-        k = crops.shape[1]
-        tokens = self.image_tokens(self.to_image(crops.flatten(0, 1)))
-        return tokens.view(b, k, *tokens.shape[1:])
+        starts = self.crop_starts(x.shape[1])
+
+        def run(crops: Tensor) -> Tensor:
+            tokens = self.image_tokens(self.to_image(crops))
+            return tokens if reduce is None else reduce(tokens)
+
+        if starts is None:
+            out = run(self.crops(x).flatten(0, 1))
+            return out.view(b, 1, *out.shape[1:])
+        k, step = len(starts), max(1, int(crops_per_pass))
+        out = run_in_groups(b * k, step, lambda rows: run(torch.stack(
+            [x[r // k, starts[r % k]:starts[r % k] + self.crop_frames] for r in rows])))
+        return out.view(b, k, *out.shape[1:])

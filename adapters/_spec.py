@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, field
 
 LENGTH_POLICIES = ("any", "pad_zeros", "pad_repeat", "crop", "chunk")
+LONG_CLIP_POLICIES = ("segments", "protocol")
+SEGMENT_MIN_TAIL_SECONDS = 1.0   # a last segment shorter than this (or than min_seconds) joins the one before it
 
 
 @dataclass(frozen=True)
@@ -19,6 +22,14 @@ class EncoderSpec:
             clips, crop long ones), "crop" (crop long clips only), "chunk" (the encoder splits long clips itself;
             short clips are padded by repetition).
         min_seconds: shortest clip the encoder accepts after the policy (shorter clips are padded up to it).
+        max_seconds: the longest clip ONE forward pass of the model takes with bounded memory (None: no limit).
+        long_clips: what happens to a clip longer than max_seconds (after the length policy):
+            "segments" (no published protocol for long input): `AudioEncoder.embed_any_length` cuts it into
+            consecutive max_seconds segments (the last one the remainder; a remainder shorter than
+            max(SEGMENT_MIN_TAIL_SECONDS, min_seconds) is merged into the segment before it), embeds each and
+            combines them with `combine_segments` (default: the mean weighted by segment length);
+            "protocol": the encoder's own published protocol windows or crops long clips (OPERA-GT windows,
+            HeAR 2 s windows, OPERA-CT 1024-frame crops, CLAP's first 10 s) and runs them in groups of bounded size.
         embed_dim: D of `embed` output [B, D].
         frame_dim: D of `frames` output [B, T, D] (defaults to embed_dim).
         lora_targets: module-name suffixes LoRA may wrap; each must match nn.Linear (or 1x1 conv) layers only.
@@ -32,6 +43,8 @@ class EncoderSpec:
     clip_seconds: float | None = None
     length_policy: str = "any"
     min_seconds: float = 0.0
+    max_seconds: float | None = None
+    long_clips: str = "segments"
     frame_dim: int | None = None
     lora_targets: tuple[str, ...] = ()
     requires_weights: bool = True
@@ -49,11 +62,26 @@ class EncoderSpec:
                              f"is not one of {LENGTH_POLICIES}")
         if self.length_policy not in ("any", "chunk") and not self.clip_seconds:
             raise ValueError(f"EncoderSpec {self.name!r}: length_policy {self.length_policy!r} needs clip_seconds")
+        if self.long_clips not in LONG_CLIP_POLICIES:
+            raise ValueError(f"EncoderSpec {self.name!r}: long_clips {self.long_clips!r} is not one of "
+                             f"{LONG_CLIP_POLICIES}")
+        if self.max_seconds is not None:
+            shortest = max(SEGMENT_MIN_TAIL_SECONDS, self.min_seconds) if self.long_clips == "segments" else 0.0
+            if not (shortest < self.max_seconds < math.inf):  # NaN and inf fail too
+                raise ValueError(f"EncoderSpec {self.name!r}: max_seconds {self.max_seconds} must be > {shortest} s "
+                                 f"(min_seconds {self.min_seconds}, shortest segment {SEGMENT_MIN_TAIL_SECONDS} s)")
+        elif self.long_clips == "protocol":
+            raise ValueError(f"EncoderSpec {self.name!r}: long_clips 'protocol' needs max_seconds (one window/crop)")
 
     @property
     def clip_samples(self) -> int | None:
         """clip_seconds in samples at `sample_rate`, or None."""
         return None if self.clip_seconds is None else int(round(self.clip_seconds * self.sample_rate))
+
+    @property
+    def max_samples(self) -> int | None:
+        """max_seconds in samples at `sample_rate`, or None."""
+        return None if self.max_seconds is None else int(round(self.max_seconds * self.sample_rate))
 
     def card(self) -> dict:
         """The model card as a JSON-ready dict."""

@@ -73,15 +73,23 @@ def validate_encoder(encoder, atol: float = 1e-4) -> list[CheckResult]:
         e = embed_clips(encoder, [_clip(0.05, sr, 7)])
         return e.shape == (1, encoder.out_dim) and np.isfinite(e).all(), f"0.05 s clip -> {e.shape}"
 
+    def max_seconds_declared():
+        m = spec.max_seconds
+        return m is not None, f"max_seconds {m} ({spec.long_clips})"
+
     def very_long():
-        e = embed_clips(encoder, [_clip(60.0, sr, 8)])
-        return e.shape == (1, encoder.out_dim) and np.isfinite(e).all(), f"60 s clip -> {e.shape}"
+        # longer than one forward pass, so that the segments or the encoder's own windows/crops are exercised
+        seconds = max(60.0, 1.3 * (spec.max_seconds or 0.0))
+        e = embed_clips(encoder, [_clip(seconds, sr, 8)])
+        ok = e.shape == (1, encoder.out_dim) and np.isfinite(e).all()
+        return ok, f"{seconds:g} s clip ({len(encoder.segments(int(seconds * sr)))} segment(s)) -> {e.shape}"
 
     def silence():
         e = embed_clips(encoder, [np.zeros(int(base_seconds * sr), np.float32)])
         return np.isfinite(e).all(), "all-zero clip gives finite embedding" if np.isfinite(e).all() else "NaN/inf"
 
     for name, fn in (("shapes", shapes), ("determinism", determinism), ("batch_equals_singles", batch_equals_singles),
-                     ("very_short_clip", very_short), ("very_long_clip", very_long), ("silence", silence)):
+                     ("very_short_clip", very_short), ("max_seconds_declared", max_seconds_declared),
+                     ("very_long_clip", very_long), ("silence", silence)):
         check(name, fn)
     return results

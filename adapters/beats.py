@@ -14,6 +14,11 @@ Pipeline, per clip, as upstream `BEATs.extract_features`:
 averages the 8 frequency patches of each time patch: [B, T_fbank // 16, 768], one frame per 160 ms.
 `embed(wav)` is the mean over all tokens [B, 768], the pooling of upstream's fine-tuned head.
 
+Long clips: self-attention over all tokens costs memory quadratic in length (260 GB for a 1 h clip), and
+BEATs defines no protocol for long input, so `spec.max_seconds` is 30 s: `embed_windowed` / `embed_any_length`
+(the benchmark's path) cut longer clips into consecutive 30 s segments and average their embeddings weighted by
+length (adapters._base.AudioEncoder.embed_any_length). `embed`/`frames` themselves still take the whole input.
+
 Padding: upstream takes an optional padding mask; an all-False mask (what its README passes) changes nothing,
 so the unpadded equal-length batches this project feeds follow the `padding_mask=None` path exactly.
 The shortest input that yields one 16-frame patch is 400 + 15 * 160 = 2800 samples (0.175 s); `prepare`
@@ -134,6 +139,12 @@ class BEATs(AudioEncoder):
         embed_dim=768,
         length_policy="any",
         min_seconds=0.175,
+        # Attention and its gated relative position bias are [B, 12, N, N] with N = 50 tokens per second: one
+        # 30 s pass (1496 tokens) holds ~0.1 GB per such tensor at B = 1; a 1 h clip (180k tokens) asks for 260 GB
+        # for its [N, N] bucket table alone. BEATs has no long-input protocol (pretrained on 10 s AudioSet clips),
+        # so longer clips are segmented.
+        max_seconds=30.0,
+        long_clips="segments",
         lora_targets=("self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj", "self_attn.out_proj",
                       "fc1", "fc2"),
         paper="arXiv:2212.09058",

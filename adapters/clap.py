@@ -15,6 +15,8 @@ within 1e-5 dB) -> BatchNorm over mel bins, time stretched to 1024 frames and fo
 projection 768 -> 512 -> 512 (ReLU) -> L2 normalisation = `ClapModel.get_audio_features(...).pooler_output`.
 Repeat-padding lives in the front end, not in `prepare`, because upstream tiles a short clip only floor(10 s / S)
 times and fills the rest with zeros, which none of the shared length policies does.
+Long clips: the crop to the first 10 s is CLAP's protocol (spec.max_seconds = 10, long_clips "protocol"); `tower`
+crops again before the float64 front end, so even an uncropped 1 h input costs one 10 s pass.
 """
 
 from __future__ import annotations
@@ -69,6 +71,8 @@ class LaionClap(AudioEncoder):
         clip_seconds=10.0,
         length_policy="crop",
         min_seconds=0.0,
+        max_seconds=10.0,            # the model's 10 s input; CLAP's protocol crops longer clips to their first 10 s
+        long_clips="protocol",
         frame_dim=768,
         # Swin block linears (= attn.qkv, attn.proj, mlp.fc1, mlp.fc2 upstream); "output.dense" also matches
         # "attention.output.dense": both are nn.Linear, and peft wraps each module once.
@@ -106,7 +110,7 @@ class LaionClap(AudioEncoder):
 
         Returns transformers' BaseModelOutputWithPooling: last_hidden_state [B, C, F, T], pooler_output [B, C].
         """
-        features = self.frontend(wav.to(self.device))
+        features = self.frontend(wav[:, :CLIP_SAMPLES].to(self.device))  # the first 10 s, before any copy
         return self.audio_model(input_features=features)
 
     def frames(self, wav: Tensor) -> Tensor:

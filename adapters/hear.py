@@ -19,6 +19,9 @@ Two deliberate differences from upstream, both about which samples are seen toge
   and `embed` their mean. Cropping to the first 2 s instead would discard most of a 8-30 s breathing or lung
   recording. Hence length_policy "chunk" with min_seconds 0: clips reach the encoder whole, and a clip shorter than
   2 s is zero-padded at the end inside the front end, as upstream pads it.
+  The windows of a long clip are cut and encoded `windows_per_pass` (16) at a time, so a 1 h recording (2000
+  windows) never holds all its PCEN images or ViT activations at once (spec.max_seconds = 2, one window;
+  long_clips "protocol": the windows are the long-clip rule).
 """
 
 from __future__ import annotations
@@ -30,7 +33,8 @@ from torch import Tensor
 
 from adapters._base import AudioEncoder
 from adapters._errors import CheckpointError
-from adapters._hear_frontend import IMAGE_SIZE, HearFrontend, split_windows
+from adapters._hear_frontend import IMAGE_SIZE, HearFrontend, window_count, window_rows
+from adapters._inference import run_in_groups
 from adapters._registry import register_encoder
 from adapters._spec import EncoderSpec
 
@@ -65,6 +69,8 @@ class HeAR(AudioEncoder):
         clip_seconds=2.0,
         length_policy="chunk",
         min_seconds=0.0,
+        max_seconds=2.0,             # one 2 s window; longer clips are windowed (2 s every 1.8 s) as upstream does
+        long_clips="protocol",
         lora_targets=("attention.q_proj", "attention.k_proj", "attention.v_proj", "attention.o_proj",
                       "mlp.fc1", "mlp.fc2"),
         paper="arXiv:2403.02522",
@@ -83,6 +89,9 @@ class HeAR(AudioEncoder):
                  "intermediate_size": 64},
     }
 
+    # 2 s windows of a long clip encoded per forward pass (memory, not results: each window is encoded on its own)
+    windows_per_pass: int = 16
+
     def __init__(self, config: dict):
         super().__init__(config)
         from transformers import ViTModel
@@ -95,10 +104,17 @@ class HeAR(AudioEncoder):
         return self.vit(pixel_values=self.frontend(windows)).pooler_output
 
     def frames(self, wav: Tensor) -> Tensor:
-        """[B, S] float32 in [-1, 1] at 16 kHz -> [B, W, 512], one embedding per 2 s window."""
-        windows = split_windows(wav)
-        b, w, s = windows.shape
-        return self.window_embeddings(windows.reshape(b * w, s)).reshape(b, w, -1)
+        """[B, S] float32 in [-1, 1] at 16 kHz -> [B, W, 512], one embedding per 2 s window.
+
+        Clips of one window run as one batch of B. The B * W windows of longer clips (clip-major) are cut,
+        turned into images and encoded `windows_per_pass` at a time, so memory beyond the waveform is one group's
+        images and activations plus the [B, W, 512] outputs, whatever the clip length.
+        """
+        b, w = wav.shape[0], window_count(wav.shape[-1])
+        if w == 1:
+            return self.window_embeddings(window_rows(wav, range(b))).reshape(b, 1, -1)
+        step = max(1, int(self.windows_per_pass))
+        return run_in_groups(b * w, step, lambda rows: self.window_embeddings(window_rows(wav, rows))).reshape(b, w, -1)
 
     def frontend_params(self) -> dict:
         return {**super().frontend_params(), **self.frontend.params(), "embedding": "pooler_output",

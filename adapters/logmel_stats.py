@@ -3,6 +3,11 @@
 A floor for the leaderboard: what a linear probe gets from the long-term spectrum alone, with no learned
 encoder. Front end: 16 kHz, 25 ms Hann window (n_fft 400), 10 ms hop, 64 Slaney-scale mel bands 50-8000 Hz,
 log(mel + 1e-6).
+
+Long clips: the STFT holds ~3 KB per 10 ms frame (2x the waveform and more), so `spec.max_seconds` is 120 s; longer
+clips are cut into 120 s segments (AudioEncoder.embed_any_length) and their statistics pooled
+(`combine_segments`): the length-weighted mean of the means, and the std from the pooled second moment, i.e.
+the statistics of all frames together (up to the frames at segment edges).
 """
 
 from __future__ import annotations
@@ -19,7 +24,9 @@ from adapters._spec import EncoderSpec
 class LogMelStats(AudioEncoder):
     spec = EncoderSpec(
         name="logmel-stats", sample_rate=16000, embed_dim=128, frame_dim=64, length_policy="any",
-        min_seconds=0.05, requires_weights=False, paper="baseline (no paper)", repo="acula-zoo",
+        min_seconds=0.05,
+        max_seconds=120.0,  # the [201, T] complex STFT is ~0.3 MB per second: 0.04 GB per 120 s pass, ~1 GB per hour
+        long_clips="segments", requires_weights=False, paper="baseline (no paper)", repo="acula-zoo",
         license="Apache-2.0", weights="none (weight-free)", params_published="0")
     configs = {"official": {"n_mels": 64, "n_fft": 400, "hop": 160, "f_min": 50.0, "f_max": 8000.0},
                "tiny": {"n_mels": 64, "n_fft": 400, "hop": 160, "f_min": 50.0, "f_max": 8000.0}}
@@ -41,6 +48,17 @@ class LogMelStats(AudioEncoder):
         """[B, S] -> [B, 128]: per-band mean then per-band std (population) over time."""
         f = self.frames(wav)
         return torch.cat([f.mean(dim=1), f.std(dim=1, unbiased=False)], dim=1)
+
+    def combine_segments(self, parts: Tensor, lengths: Tensor) -> Tensor:
+        """Pooled statistics: [B, K, 128] per-segment (mean, std) and [K] lengths -> [B, 128] (mean, std) of all
+        frames, computed in float64 (var = E[x^2] - mean^2 with E[x^2] = sum_k w_k (std_k^2 + mean_k^2))."""
+        w = (lengths / lengths.sum()).to(device=parts.device)[None, :, None]
+        n = self.config["n_mels"]
+        mean, std = parts[..., :n].double(), parts[..., n:].double()
+        pooled_mean = (mean * w).sum(dim=1)
+        second = ((std.square() + mean.square()) * w).sum(dim=1)
+        pooled_std = (second - pooled_mean.square()).clamp(min=0.0).sqrt()
+        return torch.cat([pooled_mean, pooled_std], dim=1).to(parts.dtype)
 
     def frontend_params(self) -> dict:
         return {**super().frontend_params(), **self.config}

@@ -7,6 +7,12 @@ OPERA's "Opensmile" column uses functionals of this kind as clip features.
 `embed` returns the functionals ([B, 88] or [B, 6373]); `frames` returns the low-level descriptors
 ([B, T, 25] or [B, T, 65], 10 ms hop). Clips shorter than 0.5 s are repeated up to 0.5 s because openSMILE fills
 too-short segments with NaN.
+
+Long clips: openSMILE buffers every low-level descriptor frame until the functionals are taken at the end
+(measured: eGeMAPS +0.23 GB peak for a 10 min clip, 6x the waveform), so `spec.max_seconds` is 120 s (ComParE
++0.09 GB, eGeMAPS +0.07 GB). Longer clips are cut into 120 s segments whose functionals are averaged, weighted by
+length (AudioEncoder.embed_any_length): exact for mean-type functionals, an approximation for the others
+(percentiles, ranges, slopes).
 """
 
 from __future__ import annotations
@@ -71,7 +77,8 @@ class OpenSmileEGeMAPS(_OpenSmileBase):
     feature_set_name = "eGeMAPSv02"
     spec = EncoderSpec(
         name="opensmile-egemaps", sample_rate=16000, embed_dim=88, frame_dim=25, length_policy="any",
-        min_seconds=0.5, requires_weights=False, paper="doi:10.1109/TAFFC.2015.2457417",
+        min_seconds=0.5, max_seconds=120.0,  # openSMILE buffers all LLD frames: bounded per 120 s segment
+        long_clips="segments", requires_weights=False, paper="doi:10.1109/TAFFC.2015.2457417",
         repo="github audeering/opensmile-python", license="audEERING research license (opensmile)",
         weights="none (weight-free)", params_published="0")
     configs = {"official": {}, "tiny": {}}
@@ -84,7 +91,8 @@ class OpenSmileComParE(_OpenSmileBase):
     feature_set_name = "ComParE_2016"
     spec = EncoderSpec(
         name="opensmile-compare", sample_rate=16000, embed_dim=6373, frame_dim=65, length_policy="any",
-        min_seconds=0.5, requires_weights=False, paper="doi:10.21437/Interspeech.2016-129",
+        min_seconds=0.5, max_seconds=120.0,  # openSMILE buffers all LLD frames: bounded per 120 s segment
+        long_clips="segments", requires_weights=False, paper="doi:10.21437/Interspeech.2016-129",
         repo="github audeering/opensmile-python", license="audEERING research license (opensmile)",
         weights="none (weight-free)", params_published="0")
     configs = {"official": {}, "tiny": {}}

@@ -14,6 +14,10 @@ Pipeline, per clip (the whole clip in one pass; no crops, no resizing):
 `frames` is the feature map before that pool, averaged over its frequency axis: [T', 1280], T' time steps of
 32 log-mel frames (~1 s) each; the 62 mel columns always reduce to one. Its mean over time equals `embed`.
 
+Long clips: activations grow with the clip and OPERA has no protocol for long input, so `spec.max_seconds` is
+120 s (longer than any OPERA task recording): `embed_windowed` / `embed_any_length` cut longer clips into
+consecutive 120 s segments and average their embeddings weighted by length (AudioEncoder.embed_any_length).
+
 Length: the five stride-2 stages need at least 34 log-mel frames (16,896 samples, 1.056 s); upstream fails on
 shorter input. `min_seconds = 1.06` makes `prepare` repeat-pad shorter clips up to that. OPERA pads each task's
 clips to an `input_sec` first (`--min_len_cnn` defaults of `src/benchmark/processing/*_processing.py`):
@@ -81,6 +85,11 @@ class OperaCE(AudioEncoder):
         clip_seconds=None,
         length_policy="any",
         min_seconds=1.06,
+        # EfficientNet activations grow with the clip (measured at official size: +0.11 GB peak for 120 s, about
+        # 3 GB for 1 h). OPERA feeds whole clips and has no long-input protocol; 120 s keeps its longest task
+        # recordings (ICBHI, up to 86 s) whole, as upstream. Longer clips are segmented.
+        max_seconds=120.0,
+        long_clips="segments",
         lora_targets=("_expand_conv", "_project_conv", "_se_reduce", "_se_expand", "_conv_head"),
         paper="arXiv:2406.16148",
         repo="https://github.com/evelyn0414/OPERA",

@@ -15,6 +15,12 @@ frequency-half tokens of that step), crops concatenated in order -> [K * 32, 768
 (<= 32.7 s) is one crop whose 32 steps span the whole clip (stretched); longer clips have K crops that overlap
 by half, so their frames overlap in time. The mean of `frames` over time equals `embed`.
 
+Long clips (spec.max_seconds = 32.768 s, one crop; long_clips "protocol"): OPERA's crops are the long-clip rule.
+The log-mel of the whole clip is needed (OPERA scales it by the clip's own max and range), but its STFT runs in
+blocks (`opera_logmel_blocked`), and the crops are cut and encoded `crops_per_pass` at a time
+(`HTSATSwin.forward_crops`), so a 1 h clip holds its waveform, its [T, 64] log-mel (1/8 of the waveform) and
+one group of crops, not 220 crops' activations.
+
 Length: any clip of >= 1 sample works (`length_policy="any"`). OPERA pads each task's clips to a task-specific
 `input_sec` before the model; that belongs to the benchmark's preprocessing: `INPUT_SEC` lists OPERA's values
 (`--min_len_htsat` defaults of `src/benchmark/processing/*_processing.py`), and `ZERO_PAD_TASKS` the tasks
@@ -36,12 +42,21 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import torch
 from torch import Tensor
 
 from adapters._base import AudioEncoder
 from adapters._checkpoint import torch_load
 from adapters._errors import CheckpointError
 from adapters._htsat import CROP_FRAMES, CROP_HOP, HTSATSwin
+from adapters._opera_frontend import (
+    OPERA_MEL,
+    _filterbank_tensor,
+    _window_tensor,
+    minmax_per_clip,
+    opera_logmel,
+    power_to_db_max,
+)
 from adapters._registry import register_encoder
 from adapters._spec import EncoderSpec
 
@@ -72,9 +87,45 @@ _OFFICIAL = {"spec_size": 256, "patch_size": 4, "patch_stride": 4, "embed_dim": 
 _TINY = dict(_OFFICIAL, patch_size=8, patch_stride=8, depths=[2, 2, 2, 1], num_heads=[1, 2, 2, 4], window_size=4,
              mlp_ratio=0.5)
 
+# Frames of OPERA log-mel whose STFT is computed at once by `opera_logmel_blocked` (131 s; 17 MB of complex STFT).
+LOGMEL_BLOCK_FRAMES = 4096
+
 # Prefix of the encoder's weights inside the Cola Lightning checkpoint, and what it becomes here.
 _UPSTREAM_PREFIX = "encoder.encoder.htsat."
 _OWN_PREFIX = "htsat."
+
+
+def opera_logmel_blocked(wav: Tensor, block_frames: int | None = None) -> Tensor:
+    """`opera_logmel(wav)` with the STFT computed `block_frames` (default LOGMEL_BLOCK_FRAMES) frames at a time.
+
+    OPERA scales the log-mel of a whole clip by its own max (dB reference) and min-max range, so a long clip needs
+    all its frames; but only the [B, 64, T] mel power (1/8 of the waveform's bytes) is kept, never the whole
+    [B, 513, T] complex STFT (2x the waveform, plus its power). Each block's frames are cut from the waveform with
+    the zero padding torch.stft(center=True) applies, so the frames are the same; clips of at most `block_frames`
+    frames take `opera_logmel` itself.
+
+    Args:
+        wav: [B, S] float32 in [-1, 1] at 16 kHz.
+    Returns:
+        [B, T, 64] float32 in [0, 1], T = 1 + S // 512.
+    """
+    m = OPERA_MEL
+    block_frames = block_frames or LOGMEL_BLOCK_FRAMES
+    n, hop, half = wav.shape[1], m["hop_length"], m["n_fft"] // 2
+    n_frames = 1 + n // hop
+    if n_frames <= block_frames:
+        return opera_logmel(wav)
+    dev, dt = str(wav.device), wav.dtype
+    window, fbank = _window_tensor(dev, dt), _filterbank_tensor(dev, dt)
+    blocks = []
+    for f0 in range(0, n_frames, block_frames):
+        f1 = min(f0 + block_frames, n_frames)
+        a, b = f0 * hop - half, (f1 - 1) * hop + half       # samples of frames f0 .. f1 - 1 (centred)
+        seg = torch.nn.functional.pad(wav[:, max(a, 0):min(b, n)], (max(0, -a), max(0, b - n)))
+        spec = torch.stft(seg, n_fft=m["n_fft"], hop_length=hop, window=window, center=False, return_complex=True)
+        blocks.append(torch.matmul(fbank, spec.real.square() + spec.imag.square()))
+    db = power_to_db_max(torch.cat(blocks, dim=2), m["db_amin"], m["db_top_db"])
+    return minmax_per_clip(db).transpose(1, 2).contiguous()
 
 
 def read_opera_lightning(path: Path, trust: bool, upstream_prefix: str, own_prefix: str, marker: str,
@@ -125,6 +176,9 @@ class OperaCT(AudioEncoder):
         clip_seconds=None,
         length_policy="any",
         min_seconds=0.0,
+        # one 1024-frame crop (1024 x 32 ms); longer clips are cut into OPERA's 1024-frame crops at hop 512
+        max_seconds=32.768,
+        long_clips="protocol",
         lora_targets=("attn.qkv", "attn.proj", "mlp.fc1", "mlp.fc2"),
         paper="arXiv:2406.16148",
         repo="https://github.com/evelyn0414/OPERA",
@@ -148,22 +202,22 @@ class OperaCT(AudioEncoder):
             window_size=c["window_size"], mlp_ratio=c["mlp_ratio"], mel_bins=c["mel_bins"],
             drop_path_rate=c["drop_path_rate"])
 
+    # crops of a long clip encoded per forward pass (memory, not results: each crop is encoded on its own)
+    crops_per_pass: int = 16
+
     @staticmethod
     def logmel(wav: Tensor) -> Tensor:
-        """[B, S] float32 in [-1, 1], 16 kHz -> [B, T, 64] OPERA log-mel in [0, 1]."""
-        from adapters._opera_frontend import opera_logmel
-
-        return opera_logmel(wav)
+        """[B, S] float32 in [-1, 1], 16 kHz -> [B, T, 64] OPERA log-mel in [0, 1] (STFT in blocks)."""
+        return opera_logmel_blocked(wav)
 
     def frames_from_logmel(self, spec: Tensor) -> Tensor:
         """[B, T, 64] OPERA log-mel -> [B, K * frames_per_crop, C] (see module docstring)."""
-        tokens = self.htsat.forward_crops(spec)                     # [B, K, N, C]
-        b, k = tokens.shape[:2]
-        return self.htsat.token_frames(tokens.flatten(0, 1)).reshape(b, -1, tokens.shape[-1])
+        frames = self.htsat.forward_crops(spec, self.htsat.token_frames, self.crops_per_pass)  # [B, K, 32, C]
+        return frames.reshape(frames.shape[0], -1, frames.shape[-1])
 
     def embed_from_logmel(self, spec: Tensor) -> Tensor:
         """[B, T, 64] OPERA log-mel -> [B, C]: per-crop token mean (`latent_output`), averaged over crops."""
-        return self.htsat.forward_crops(spec).mean(dim=2).mean(dim=1)
+        return self.htsat.forward_crops(spec, lambda tokens: tokens.mean(dim=1), self.crops_per_pass).mean(dim=1)
 
     def frames(self, wav: Tensor) -> Tensor:
         """[B, S] float32 in [-1, 1], 16 kHz -> [B, K * 32, 768] (official config)."""

@@ -20,6 +20,9 @@ How a clip [S] becomes an embedding (upstream `extract_opera_feature(pretrain="o
   3. encoder without masking; mean of the last block's 1024 patch tokens (CLS excluded), then the final
      LayerNorm -> [384] per chunk (`forward_feature`).
   4. the clip embedding is the mean over its chunks.
+Memory: the chunks of a clip are cut, turned into log-mels and encoded `chunks_per_pass` (16) at a time, so a
+1 h recording (880 chunks) needs the waveform, one group's activations and its [880, 384] chunk features
+(spec.max_seconds = 8.18, one chunk; long_clips "protocol": the windows above are the long-clip rule).
 Per task, upstream changed the windows (`embed_windowed` with an adapters._spec.Windowing declared on the task):
 5 s windows on MMlung and 8 s on NoseMic (shorter inputs use the first rows of the position table, as upstream
 slices it), and on SSBPR and Coswara one spectrogram of the whole padded clip cut into 256-frame pieces without
@@ -46,6 +49,7 @@ from torch import Tensor, nn
 from adapters._base import AudioEncoder
 from adapters._checkpoint import read_safetensors, torch_load
 from adapters._errors import CheckpointError
+from adapters._inference import run_in_groups
 from adapters._mae_vit import (
     PatchEmbed,
     ViTBlock,
@@ -59,6 +63,7 @@ from adapters._opera_frontend import OPERA_MEL, opera_logmel, repeat_pad_front
 from adapters._opera_frontend import frontend_params as opera_frontend_params
 from adapters._registry import register_encoder
 from adapters._spec import EncoderSpec, Windowing
+from adapters.opera_ct import opera_logmel_blocked
 
 CHUNK_SAMPLES = int(8.18 * 16000)   # 130880 samples -> 1 + 130880 // 512 = 256 mel frames
 CHUNK_FRAMES = 1 + CHUNK_SAMPLES // OPERA_MEL["hop_length"]
@@ -79,6 +84,8 @@ class OperaGT(AudioEncoder):
         clip_seconds=8.18,
         length_policy="chunk",
         min_seconds=0.0,
+        max_seconds=8.18,            # one 256-frame window; longer clips are windowed as upstream does
+        long_clips="protocol",
         lora_targets=("attn.qkv", "attn.proj", "mlp.fc1", "mlp.fc2"),
         paper="arXiv:2406.16148",
         repo="https://github.com/evelyn0414/OPERA",
@@ -151,8 +158,38 @@ class OperaGT(AudioEncoder):
         tail = repeat_pad_front(wav[:, n_full * hop:], length)
         return torch.cat([full, tail[:, None]], dim=1)
 
+    @staticmethod
+    def window_count(n_samples: int, length: int = CHUNK_SAMPLES) -> int:
+        """K, the number of windows `chunk` cuts from a clip of `n_samples`."""
+        return 1 if n_samples <= length else 2 + (n_samples - length) // (length // 2)
+
+    @staticmethod
+    def chunk_rows(wav: Tensor, rows: range, length: int = CHUNK_SAMPLES) -> Tensor:
+        """Some of the windows of `chunk(wav, length)` without building the others.
+
+        Args:
+            wav: [B, S] waveform, S >= 1.
+            rows: flat window indices r = b * K + k (K = window_count(S, length)), clip-major like `chunk`.
+        Returns:
+            [len(rows), length], equal to chunk(wav, length).reshape(B * K, length)[rows].
+        """
+        n = wav.shape[1]
+        if n <= length:
+            return repeat_pad_front(wav[rows.start:rows.stop:rows.step], length)
+        hop = length // 2
+        n_full = 1 + (n - length) // hop
+        out = []
+        for r in rows:
+            b, k = divmod(r, n_full + 1)
+            out.append(wav[b, k * hop:k * hop + length] if k < n_full
+                       else repeat_pad_front(wav[b, n_full * hop:], length))
+        return torch.stack(out)
+
     def chunk_spectrograms(self, wav: Tensor, length: int = CHUNK_SAMPLES) -> Tensor:
-        """[B, S] -> [B, K, 1 + length // 512, 64] log-mel windows in [0, 1], each scaled on its own."""
+        """[B, S] -> [B, K, 1 + length // 512, 64] log-mel windows in [0, 1], each scaled on its own.
+
+        All windows at once (K grows with the clip): for inspection and training on short clips; `embed`,
+        `embed_windowed` and `frames` build the windows group by group instead (`_per_chunk`)."""
         chunks = self.chunk(wav, length)
         b, k, _ = chunks.shape
         spec = opera_logmel(chunks.reshape(b * k, -1))
@@ -162,8 +199,9 @@ class OperaGT(AudioEncoder):
     def spectrogram_pieces(wav: Tensor) -> list[Tensor]:
         """[B, S] -> upstream's `from_spec` input: the clip's one log-mel [B, T, 64] (min-max over the whole clip)
         cut into 256-frame pieces without overlap, pieces under 16 frames dropped (all kept when none is longer).
+        The STFT runs in blocks of frames (`opera_logmel_blocked`), so a long clip never holds its whole STFT.
         """
-        spec = opera_logmel(wav)
+        spec = opera_logmel_blocked(wav)
         pieces = [spec[:, i:i + CHUNK_FRAMES] for i in range(0, spec.shape[1], CHUNK_FRAMES)]
         kept = [p for p in pieces if p.shape[1] >= MIN_PIECE_FRAMES]
         return kept or pieces
@@ -187,13 +225,19 @@ class OperaGT(AudioEncoder):
     def _batched(self, flat: Tensor, fn) -> Tensor:
         """`fn` over [N, ...] at most `chunks_per_pass` rows at a time."""
         step = max(1, int(self.config["chunks_per_pass"]))
-        return torch.cat([fn(flat[i:i + step]) for i in range(0, flat.shape[0], step)])
+        return run_in_groups(flat.shape[0], step, lambda rows: fn(flat[rows.start:rows.stop]))
 
     def _per_chunk(self, wav: Tensor, fn, length: int = CHUNK_SAMPLES) -> Tensor:
-        """Run `fn` on the [N, T, 64] window spectrograms of `wav` -> [B, K, ...]."""
-        spec = self.chunk_spectrograms(wav.to(self.device), length)
-        b, k = spec.shape[:2]
-        out = self._batched(spec.reshape(b * k, *spec.shape[2:]), fn)
+        """Run `fn` on the [N, T, 64] window spectrograms of `wav` -> [B, K, ...].
+
+        The B * K windows (clip-major, as `chunk` orders them) go through `fn` in groups of `chunks_per_pass`; each
+        group's windows are cut and turned into log-mels just before it runs, so memory beyond the waveform is one
+        group's spectrograms and activations plus the per-window outputs, whatever the clip length.
+        """
+        wav = wav.to(self.device)
+        b, k = wav.shape[0], self.window_count(wav.shape[1], length)
+        step = max(1, int(self.config["chunks_per_pass"]))
+        out = run_in_groups(b * k, step, lambda rows: fn(opera_logmel(self.chunk_rows(wav, rows, length))))
         return out.reshape(b, k, *out.shape[1:])
 
     def embed(self, wav: Tensor) -> Tensor:
@@ -211,7 +255,13 @@ class OperaGT(AudioEncoder):
                 raise ValueError(f"opera-gt windows are at most 8.18 s (256 frames); got {windowing.seconds} s")
             return self._per_chunk(wav, self.forward_feature, length).mean(dim=1)
         pieces = self.spectrogram_pieces(wav.to(self.device))
-        return torch.stack([self._batched(p, self.forward_feature) for p in pieces], dim=1).mean(dim=1)
+        full = [p for p in pieces if p.shape[1] == CHUNK_FRAMES]
+        rest = [self._batched(p, self.forward_feature) for p in pieces[len(full):]]
+        if full:  # the 256-frame pieces of all clips in groups of chunks_per_pass, clip-major
+            b, n = full[0].shape[0], len(full)
+            first = self._batched(torch.stack(full, dim=1).flatten(0, 1), self.forward_feature)
+            rest = list(first.view(b, n, -1).unbind(dim=1)) + rest
+        return torch.stack(rest, dim=1).mean(dim=1)
 
     def frames(self, wav: Tensor) -> Tensor:
         """[B, S] -> [B, 64 * K, 384]: per chunk, LayerNorm of the time-step means of the patch tokens."""
