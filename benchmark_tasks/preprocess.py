@@ -72,11 +72,12 @@ class Preprocess:
 
 def pad_front_repeat(wav: np.ndarray, n: int) -> np.ndarray:
     """[S] -> [n] (S <= n): OPERA's `_duplicate_padding`: out[n - S:] = wav, out[i] = wav[(i - (n - S)) mod S]."""
-    s = len(wav)
-    if not 0 < s <= n:
-        raise ValueError(f"pad_front_repeat: need 0 < clip length ({s}) <= target ({n})")
-    idx = (np.arange(n) - (n - s)) % s
-    return np.asarray(wav, dtype=np.float32)[idx]
+    import torch
+
+    from adapters._opera_frontend import repeat_pad_front  # the one implementation of the rule (OPERA-GT's too)
+
+    clip = torch.from_numpy(np.ascontiguousarray(wav, dtype=np.float32))[None]
+    return repeat_pad_front(clip, n)[0].numpy()
 
 
 def pad_zeros_opera(wav: np.ndarray, n: int) -> np.ndarray:

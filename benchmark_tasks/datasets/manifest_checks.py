@@ -7,7 +7,6 @@ through and the records carry the flag (the leaderboard marks them).
 
 from __future__ import annotations
 
-import hashlib
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
@@ -57,14 +56,13 @@ def resolve_audio(manifest: Path, raw_paths: list[str], policy: ManifestPolicy) 
 
 
 def _content_sha(path: Path) -> str | None:
+    """sha256 of the file's bytes (the embedding cache's key), None when unreadable (the extraction reports it)."""
+    from benchmark_tasks.embeddings import file_sha256
+
     try:
-        h = hashlib.sha256()
-        with open(path, "rb") as fh:
-            while block := fh.read(1 << 20):
-                h.update(block)
-        return h.hexdigest()
+        return file_sha256(path)
     except OSError:
-        return None   # unreadable audio is reported per file by the extraction
+        return None
 
 
 def find_overlaps(manifest: Path, audio: list[Path], labels: list[str], splits: list[str],
