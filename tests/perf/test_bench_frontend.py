@@ -1,20 +1,19 @@
 """Benchmarks (not run in CI; `make bench`): speed reported as ratios against a named reference, one run each.
 
-Each benchmark prints a line and appends a JSON row to runs/bench/results.jsonl. Nothing here asserts a time:
+Each benchmark records its figures in the session report (tests/perf/_report.py: bench/report.json and
+bench/report.md). Nothing here asserts a time:
 the assertions check only that both sides computed the same thing.
 """
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
-
-OUT = Path(__file__).resolve().parents[2] / "runs" / "bench" / "results.jsonl"
+from _report import figure
 
 
 def _best_of(fn, repeats: int = 3) -> float:
@@ -26,13 +25,12 @@ def _best_of(fn, repeats: int = 3) -> float:
     return min(times)
 
 
-def _report(name: str, ours: float, ref: float, ref_name: str, **extra) -> None:
-    row = {"bench": name, "ours_s": round(ours, 4), "reference": ref_name, "reference_s": round(ref, 4),
-           "speedup": round(ref / ours, 2), "torch_threads": torch.get_num_threads(), **extra}
-    OUT.parent.mkdir(parents=True, exist_ok=True)
-    with open(OUT, "a") as fh:
-        fh.write(json.dumps(row) + "\n")
-    print(f"\n{name}: ours {ours * 1e3:.1f} ms vs {ref_name} {ref * 1e3:.1f} ms -> {ref / ours:.2f}x")
+def _report(name: str, ours: float, ref: float, ref_name: str, target: float | None = None, **extra) -> None:
+    """One speed figure: the reference's time over ours (a speed-up), with its target when it has one."""
+    speedup = ref / ours
+    figure(name, ours, "s", reference=ref, reference_name=ref_name, ratio=speedup,
+           target=f">= {target}x" if target else "", met=None if target is None else speedup >= target,
+           note=f"{torch.get_num_threads()} torch threads", **extra)
 
 
 def test_opera_logmel_vs_librosa_batch_of_32_clips():
