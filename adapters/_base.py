@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 from pathlib import Path
@@ -15,6 +16,9 @@ from adapters._audio import fit_length
 from adapters._checkpoint import load_exact
 from adapters._inference import run_in_groups, segment_bounds
 from adapters._spec import SEGMENT_MIN_TAIL_SECONDS, EncoderSpec
+
+NATIVE_RATE = "native_rate"   # config key: features at each file's own sample rate (supports_native_rate encoders)
+INPUT_RATE = "input_rate"     # config key of the per-rate instances `at_rate` builds (never in a cache key)
 
 
 class AudioEncoder(nn.Module):
@@ -30,10 +34,14 @@ class AudioEncoder(nn.Module):
     spec: ClassVar[EncoderSpec]
     configs: ClassVar[dict[str, dict]] = {"official": {}, "tiny": {}}
     checkpoint_ignore: ClassVar[tuple[str, ...]] = ()
+    # weight-free baselines that can compute their features at a recording's own sample rate (see with_native_rate)
+    supports_native_rate: ClassVar[bool] = False
 
     def __init__(self, config: dict | None = None):
         super().__init__()
         self.config = dict(config or {})
+        if self.config.get(INPUT_RATE):   # an instance made by at_rate: this object runs at that rate
+            self.spec = dataclasses.replace(type(self).spec, sample_rate=int(self.config[INPUT_RATE]))
         self.weights_sha256: str | None = None
         self.weights_path: str | None = None
         self.adapter_sha256: str | None = None
@@ -98,6 +106,41 @@ class AudioEncoder(nn.Module):
         """
         weights = (lengths / lengths.sum()).to(device=parts.device, dtype=parts.dtype)
         return (parts * weights[None, :, None]).sum(dim=1)
+
+    # -- the recording's own sample rate (weight-free baselines) ----------------------------------------
+    @property
+    def native_rate(self) -> bool:
+        """True when this instance computes features at each file's own sample rate instead of spec.sample_rate."""
+        return bool(self.config.get(NATIVE_RATE))
+
+    def with_native_rate(self, on: bool) -> AudioEncoder:
+        """This encoder with native-rate features switched on or off.
+
+        Only weight-free baselines (`supports_native_rate`) have the option: a learned encoder's rate is fixed by
+        its training, so for them this returns `self` unchanged. Switching it on adds `native_rate: True` to the
+        config, hence to `identity()`, the cache key and every record; the default (off) leaves the config as it
+        was, so 16 kHz embeddings keep their cache entries.
+        """
+        if not self.supports_native_rate or on == self.native_rate:
+            return self
+        config = {k: v for k, v in self.config.items() if k != NATIVE_RATE}
+        return type(self)({**config, NATIVE_RATE: True} if on else config).to(self.device).eval()
+
+    def decode_rate(self, file_rate: int) -> int:
+        """The rate (Hz) a file recorded at `file_rate` is decoded at for this encoder."""
+        return int(file_rate) if self.native_rate else self.spec.sample_rate
+
+    def at_rate(self, sample_rate: int) -> AudioEncoder:
+        """The instance that embeds waveforms at `sample_rate` (self when that is spec.sample_rate): its spec, and so
+        its front end, length rules and segment lengths, are at that rate. Native-rate encoders only."""
+        if sample_rate == self.spec.sample_rate:
+            return self
+        if not self.native_rate:
+            raise ValueError(f"{self.spec.name} runs at {self.spec.sample_rate} Hz only; got {sample_rate} Hz audio")
+        cache = self.__dict__.setdefault("_at_rate", {})
+        if sample_rate not in cache:
+            cache[sample_rate] = type(self)({**self.config, INPUT_RATE: int(sample_rate)}).to(self.device).eval()
+        return cache[sample_rate]
 
     # -- output sizes (tiny configurations may be narrower than the spec's official size) ---------------
     @property

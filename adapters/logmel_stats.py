@@ -4,6 +4,11 @@ A floor for the leaderboard: what a linear probe gets from the long-term spectru
 encoder. Front end: 16 kHz, 25 ms Hann window (n_fft 400), 10 ms hop, 64 Slaney-scale mel bands 50-8000 Hz,
 log(mel + 1e-6).
 
+Native rate (`with_native_rate(True)`, the default on csv tasks): the same front end at the file's own rate,
+with the window and hop kept at 25 ms and 10 ms (n_fft and hop scaled by rate / 16000) and the band edges kept in Hz,
+so a band means the same frequencies at every rate; bands above a file's Nyquist frequency hold no energy and
+read log(1e-6) (e.g. 28 of 64 bands at 4 kHz).
+
 Long clips: the STFT holds ~3 KB per 10 ms frame (2x the waveform and more), so `spec.max_seconds` is 120 s; longer
 clips are cut into 120 s segments (AudioEncoder.embed_any_length) and their statistics pooled
 (`combine_segments`): the length-weighted mean of the means, and the std from the pooled second moment, i.e.
@@ -30,18 +35,26 @@ class LogMelStats(AudioEncoder):
         license="Apache-2.0", weights="none (weight-free)", params_published="0")
     configs = {"official": {"n_mels": 64, "n_fft": 400, "hop": 160, "f_min": 50.0, "f_max": 8000.0},
                "tiny": {"n_mels": 64, "n_fft": 400, "hop": 160, "f_min": 50.0, "f_max": 8000.0}}
+    supports_native_rate = True
+    REFERENCE_RATE = 16000   # n_fft and hop in the config are in samples at this rate
 
     def __init__(self, config: dict):
         super().__init__(config)
+        import warnings
+
         import torchaudio
 
-        c = self.config
-        self.mel = torchaudio.transforms.MelSpectrogram(
-            sample_rate=self.spec.sample_rate, n_fft=c["n_fft"], hop_length=c["hop"], f_min=c["f_min"],
-            f_max=c["f_max"], n_mels=c["n_mels"], norm="slaney", mel_scale="slaney", center=True)
+        c, sr = self.config, self.spec.sample_rate
+        scale = sr / self.REFERENCE_RATE
+        with warnings.catch_warnings():   # bands above a low rate's Nyquist frequency are empty on purpose
+            warnings.filterwarnings("ignore", message=".*filterbank.*all zero.*")
+            self.mel = torchaudio.transforms.MelSpectrogram(
+                sample_rate=sr, n_fft=max(2, round(c["n_fft"] * scale)), hop_length=max(1, round(c["hop"] * scale)),
+                f_min=c["f_min"], f_max=c["f_max"], n_mels=c["n_mels"], norm="slaney", mel_scale="slaney",
+                center=True)
 
     def frames(self, wav: Tensor) -> Tensor:
-        """[B, S] float32 in [-1, 1], 16 kHz -> [B, T, 64] log-mel (natural log), 10 ms hop."""
+        """[B, S] float32 in [-1, 1] at spec.sample_rate -> [B, T, 64] log-mel (natural log), 10 ms hop."""
         return torch.log(self.mel(wav) + 1e-6).transpose(1, 2)
 
     def embed(self, wav: Tensor) -> Tensor:

@@ -13,6 +13,10 @@ Long clips: openSMILE buffers every low-level descriptor frame until the functio
 +0.09 GB, eGeMAPS +0.07 GB). Longer clips are cut into 120 s segments whose functionals are averaged, weighted by
 length (AudioEncoder.embed_any_length): exact for mean-type functionals, an approximation for the others
 (percentiles, ranges, slopes).
+
+Native rate (`with_native_rate(True)`, the default on csv tasks): openSMILE reads the file at its own rate (its
+descriptors are defined in Hz and seconds, so they keep their meaning at any rate) instead of after upsampling to
+16 kHz, which adds nothing above the recording's Nyquist frequency but shifts band energies and spectral shape.
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ from adapters._spec import EncoderSpec
 
 class _OpenSmileBase(AudioEncoder):
     feature_set_name: str = ""
+    supports_native_rate = True
 
     def _smile(self, level: str):
         import opensmile
@@ -56,11 +61,11 @@ class _OpenSmileBase(AudioEncoder):
         return out
 
     def frames(self, wav: Tensor) -> Tensor:
-        """[B, S] float32 in [-1, 1], 16 kHz -> [B, T, D_lld] low-level descriptors (10 ms hop)."""
+        """[B, S] float32 in [-1, 1] at spec.sample_rate -> [B, T, D_lld] low-level descriptors (10 ms hop)."""
         return torch.from_numpy(np.stack(self._run(self._lld, wav)))
 
     def embed(self, wav: Tensor) -> Tensor:
-        """[B, S] float32 in [-1, 1], 16 kHz -> [B, D] functionals."""
+        """[B, S] float32 in [-1, 1] at spec.sample_rate -> [B, D] functionals."""
         return torch.from_numpy(np.concatenate(self._run(self._functionals, wav), axis=0))
 
     def frontend_params(self) -> dict:

@@ -101,6 +101,21 @@ class TaskSpec:
         (cardiac, demo and csv tasks: benchmark_tasks/probe_cv.py)."""
         return "opera" if self.options.get("suite") == "opera" else "logreg"
 
+    @property
+    def native_rate_default(self) -> bool:
+        """Whether weight-free baselines compute their features at each file's own sample rate on this task unless
+        --native-rate says otherwise: yes on csv (own-data) tasks, whose recordings are often 2-8 kHz heart sounds
+        that upsampling to 16 kHz only distorts; no elsewhere, so OPERA's and the cardiac tasks keep OPERA's 16 kHz
+        features and sit beside the published numbers."""
+        return self.options.get("suite") == "csv"
+
+    @property
+    def validation_given(self) -> bool:
+        """False when the validation split is one we carved from the training data (csv manifests without `val`
+        rows): then the logreg probe picks its regularisation by group-aware CV on train + val instead of on that
+        single carve-out; OPERA's probe still needs it to pick an epoch."""
+        return self.options.get("validation", "given") == "given"
+
     def seconds_for(self, family: str) -> float | None:
         """OPERA's pad-to input length for an encoder family, or the task default."""
         return self.input_seconds.get(family, self.input_seconds.get("default"))

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from adapters._audio import audio_warnings, load_audio
+from adapters._audio import audio_warnings, read_audio, resample
 from adapters._code_version import code_version
 from adapters._errors import AudioReadError
 from adapters._inference import embed_clips
@@ -93,7 +93,9 @@ def extract_embeddings(encoder, items: list, cache_dir: str | Path, prep: Prepro
         items: benchmark Items (only .path is used).
         cache_dir: cache root; entries live in cache_dir/<namespace>/<aa>/<sha256>.emb (benchmark_tasks.cache_entry:
             checksummed and bound to their key; a truncated, garbage or altered entry is reported and recomputed).
-        prep: task preprocessing applied after resampling to the encoder's rate.
+        prep: task preprocessing applied after resampling to the encoder's rate (a native-rate encoder,
+            `encoder.native_rate`, takes each file at its own rate: clips are grouped by rate and each group goes
+            to `encoder.at_rate(rate)`).
         on_error: "fail" raises AudioReadError listing every bad file (after embedding the good ones, so their
             work is kept); "skip" leaves bad items out of the result and lists them in `errors`. Files the encoder
             itself fails on (e.g. out of memory) count as bad files too.
@@ -105,7 +107,6 @@ def extract_embeddings(encoder, items: list, cache_dir: str | Path, prep: Prepro
     prep = prep or Preprocess()
     namespace = cache_namespace(encoder, prep)
     root = Path(cache_dir) / namespace
-    sr = encoder.spec.sample_rate
     errors: list[dict] = []
     warnings: list[dict] = []
     keys: list[str | None] = []
@@ -147,25 +148,29 @@ def extract_embeddings(encoder, items: list, cache_dir: str | Path, prep: Prepro
     computed = 0
     bar = tqdm(total=len(todo), desc=desc, unit="clip", disable=not progress or not todo, leave=False)
     for start in range(0, len(todo), batch_size):
-        batch_idx, clips = [], []
+        by_rate: dict[int, tuple[list[int], list[np.ndarray]]] = {}   # one rate unless the encoder is native-rate
         for i in todo[start:start + batch_size]:
             try:
-                wav = load_audio(items[i].path, sr)
+                wav, file_rate = read_audio(items[i].path)
+                rate = encoder.decode_rate(file_rate)
+                wav = resample(wav, file_rate, rate)
                 file_warnings[i] = audio_warnings(items[i].path, wav)
-                clips.append(prep.apply(wav, sr))
-                batch_idx.append(i)
+                idx, clips = by_rate.setdefault(rate, ([], []))
+                clips.append(prep.apply(wav, rate))
+                idx.append(i)
             except AudioReadError as exc:
                 errors.append({"path": exc.path, "reason": exc.reason})
                 keys[i] = None
-        for i, row in _embed_or_report(encoder, batch_idx, clips, batch_size, prep, items, errors):
-            if row is None:
-                keys[i] = None
-                continue
-            with atomic_path(entry(keys[i])) as tmp:
-                tmp.write_bytes(encode_entry(namespace, keys[i], row, file_warnings[i]))
-            vectors[i] = row
-            warnings.extend({"path": str(items[i].path), "warning": w} for w in file_warnings[i])
-            computed += 1
+        for rate, (batch_idx, clips) in by_rate.items():
+            for i, row in _embed_or_report(encoder.at_rate(rate), batch_idx, clips, batch_size, prep, items, errors):
+                if row is None:
+                    keys[i] = None
+                    continue
+                with atomic_path(entry(keys[i])) as tmp:
+                    tmp.write_bytes(encode_entry(namespace, keys[i], row, file_warnings[i]))
+                vectors[i] = row
+                warnings.extend({"path": str(items[i].path), "warning": w} for w in file_warnings[i])
+                computed += 1
         bar.update(len(todo[start:start + batch_size]))
     bar.close()
     if world > 1:

@@ -26,6 +26,9 @@ class RunConfig:
         benchmark_tasks/probe_cv.py) or "zero-shot" (no probe: cosine similarity to one report-style prompt per
         class in an aligned encoder's space; needs `aligned_dir`).
     n_boot: bootstrap resamples for the 95% CI over test items (0 = no CI).
+    native_rate: "auto" (each task's own: TaskSpec.native_rate_default, on for csv tasks), "on" or "off": whether
+        weight-free baselines (openSMILE, log-mel statistics) compute features at each file's own sample rate;
+        learned encoders always run at their trained rate.
     """
 
     out_dir: Path
@@ -37,6 +40,24 @@ class RunConfig:
     n_boot: int = 500
     progress: bool = True
     aligned_dir: Path | None = None
+    native_rate: str = "auto"
+
+
+NATIVE_RATE_MODES = ("auto", "on", "off")
+NATIVE_RATE_SUFFIX = "@native-rate"
+
+
+def at_task_rate(encoder, encoder_label: str, task: TaskSpec, mode: str = "auto"):
+    """(encoder, label) to score `task` with: a weight-free baseline switched to the files' own sample rate when
+    `mode` ("auto": the task's default) asks for it, its label marked NATIVE_RATE_SUFFIX so its records never share a
+    leaderboard row with the 16 kHz ones; any other encoder unchanged."""
+    if mode not in NATIVE_RATE_MODES:
+        raise ValueError(f"native_rate must be one of {NATIVE_RATE_MODES}, got {mode!r}")
+    on = task.native_rate_default if mode == "auto" else mode == "on"
+    chosen = encoder.with_native_rate(on)
+    if chosen.native_rate and not encoder_label.endswith(NATIVE_RATE_SUFFIX):
+        encoder_label += NATIVE_RATE_SUFFIX
+    return chosen, encoder_label
 
 
 PROBE_DESCRIPTIONS = {
@@ -67,6 +88,17 @@ def _train_groups(items) -> np.ndarray:
     return np.array([it.group for it in items if it.split == "train"])
 
 
+def cv_splits(task: TaskSpec, items, emb):
+    """(x, y) of train, val, test and the train groups for the logreg probe. When the task's validation split was
+    carved by us (TaskSpec.validation_given is False) it joins train and val is empty, so the regularisation is
+    chosen by group-aware k-fold CV over all training groups rather than on one small carve-out."""
+    if task.validation_given:
+        return (*(split_arrays(items, emb, s) for s in ("train", "val", "test")), _train_groups(items))
+    fit = [i for i, it in enumerate(items) if it.split in ("train", "val")]
+    return ((emb[fit], np.array([items[i].label for i in fit])), (emb[:0], np.array([])),
+            split_arrays(items, emb, "test"), np.array([items[i].group for i in fit]))
+
+
 def _classification(task: TaskSpec, items, emb, cfg: RunConfig) -> dict:
     from benchmark_tasks import metrics, probe
     from benchmark_tasks.probe_cv import cv_logreg_probe
@@ -77,7 +109,8 @@ def _classification(task: TaskSpec, items, emb, cfg: RunConfig) -> dict:
         results = [probe.linear_probe(xtr, ytr, xva, yva, xte, yte, len(task.labels), task.probe, seed)
                    for seed in range(n_seeds)]
     else:   # deterministic: one run (seeds would repeat it)
-        results = [cv_logreg_probe(xtr, ytr, xva, yva, xte, yte, len(task.labels), _train_groups(items))]
+        (xtr, ytr), (xva, yva), (xte, yte), groups = cv_splits(task, items, emb)
+        results = [cv_logreg_probe(xtr, ytr, xva, yva, xte, yte, len(task.labels), groups)]
     scores = [float(r.test_score) for r in results]
     mean, std = metrics.mean_std(scores)
     stacked = np.stack([np.asarray(r.test_scores) for r in results], axis=1)  # [N_test, seeds, C]
@@ -110,8 +143,8 @@ def _regression(task: TaskSpec, items, emb, cfg: RunConfig) -> dict:
     else:
         from benchmark_tasks.probe_cv import cv_ridge_probe
 
-        results = [cv_ridge_probe(xtr, ytr.astype(float), xva, yva.astype(float), xte, yte.astype(float),
-                                  _train_groups(items))]
+        (xtr, ytr), (xva, yva), (xte, yte), groups = cv_splits(task, items, emb)
+        results = [cv_ridge_probe(xtr, ytr.astype(float), xva, yva.astype(float), xte, yte.astype(float), groups)]
     maes = [float(r.test_score) for r in results]
     mean, std = metrics.mean_std(maes)
     mapes = [float(r.test_mape) for r in results]
@@ -127,6 +160,7 @@ def evaluate_task(encoder, encoder_label: str, task: TaskSpec, ctx: DataContext,
     from benchmark_tasks.records import new_record, write_record
 
     t0 = time.perf_counter()
+    encoder, encoder_label = at_task_rate(encoder, encoder_label, task, cfg.native_rate)
     items = load_items(task, ctx)
     if task.dataset == "csv" and task.kind != "regression":   # a manifest read only to guard may be test-only
         from benchmark_tasks.datasets.manifest_checks import check_label_coverage

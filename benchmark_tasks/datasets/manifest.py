@@ -109,11 +109,14 @@ def manifest_task(path: str | Path, id_columns: str | list[str] | tuple[str, ...
     digest = hashlib.sha256(path.read_bytes()).hexdigest()[:16]
     regression = _is_regression(labels)
     has_split = "split" in rows[0] and all(r["split"] for r in rows)
+    # a validation split the author gave is used as given; one we carve (no `val` rows, or no split column) exists
+    # only for OPERA's probe to pick an epoch: the logreg probe cross-validates on train + carved val instead
+    validation = "given" if has_split and any(r["split"] == "val" for r in rows) else "carved"
     name = name or task_name(path)
     common = dict(id=f"csv-{name}", name=f"manifest {name} ({path.name})", dataset="csv", modality="custom",
                   split="official" if has_split else "group-stratified", group_by="group",
                   input_seconds={"default": None}, notes=f"manifest sha256 {digest}",
-                  options={"manifest": str(path), "manifest_sha256": digest, "suite": "csv",
+                  options={"manifest": str(path), "manifest_sha256": digest, "suite": "csv", "validation": validation,
                            "allow_overlap": policy.allow_overlap, "allow_outside_root": policy.allow_outside_root,
                            **({"id_columns": ids} if ids else {})})
     if regression:

@@ -33,4 +33,5 @@ def test_csv_classification_and_regression_records(tmp_path):
     assert cls["metric"] == "auroc" and cls["mean"] > 0.9
     assert len(cls["scores"]) == 1 and cls["protocol"]["probe"] == "logreg" and cls["protocol"]["seeds"] == 1
     assert reg["metric"] == "mae" and np.isfinite(reg["mean"]) and "mape" in reg
-    assert (out / "errors" / "csv-cls__logmel-stats.json").exists()
+    assert (out / "errors" / "csv-cls__logmel-stats@native-rate.json").exists()   # csv: native rate by default
+    assert cls["encoder_label"] == "logmel-stats@native-rate" and cls["encoder_config"]["native_rate"] is True
