@@ -110,7 +110,9 @@ def build_encoder(name: str, weights: str | Path | None = None, config: str | di
 
     Args:
         name: registered encoder name (see list_encoders()).
-        weights: local checkpoint file or directory in the family's published format, or None.
+        weights: local checkpoint file or directory in the family's published format, or a Hugging Face Hub id
+            `ORG/NAME[:FILE]` (a string that is not an existing local path) resolved offline from the local Hub
+            cache (adapters._hub.resolve_weights), or None.
         config: "official", "tiny" (toy width, random weights: for tests and the demo) or a dict of overrides.
             Without weights, parameters are drawn from torch.manual_seed(RANDOM_INIT_SEED): reproducible.
         trust_checkpoint: allow checkpoints that contain pickled Python objects.
@@ -118,6 +120,9 @@ def build_encoder(name: str, weights: str | Path | None = None, config: str | di
         ValueError: official config without weights (for encoders that need them); the message says where the
             official weights are published.
         CheckpointError: weights that do not match the architecture (names the keys).
+        HubError: a Hub id that is not cached (the message holds the `hf download` command) or is ambiguous.
+    The weights identity (weights_sha256) is that of the resolved local file; `weights_path` is that file and
+    `weights_source` is "hub:ORG/NAME@<commit>[:FILE]" for a Hub id, None for a local path.
     """
     from adapters._checkpoint import sha256_path
 
@@ -126,10 +131,17 @@ def build_encoder(name: str, weights: str | Path | None = None, config: str | di
     if weights is None and cls.spec.requires_weights and config == "official":
         raise ValueError(
             f"{name}: the official configuration needs its pretrained weights. Download them from "
-            f"{cls.spec.weights} and pass weights=PATH (--weights PATH), or use config='tiny' (--tiny) for a "
+            f"{cls.spec.weights} and pass weights=PATH (--weights PATH, or --weights ORG/NAME[:FILE] once it is in "
+            f"the local Hugging Face cache), or use config='tiny' (--tiny) for a "
             f"random-weight model of the same architecture.")
-    state = None
+    state, source = None, None
     if weights is not None:
+        from adapters._hub import parse_hub_id, resolve_weights
+
+        ref = parse_hub_id(weights)
+        if ref is not None:
+            resolved = resolve_weights(ref, cls.spec.weights)
+            weights, source = resolved.path, resolved.source
         weights = Path(weights)
         converted = read_converted(weights, name)
         state, file_cfg = converted if converted else cls.read_checkpoint(weights, trust=trust_checkpoint)
@@ -148,4 +160,5 @@ def build_encoder(name: str, weights: str | Path | None = None, config: str | di
         model.load_weights(state, weights)
         model.weights_sha256 = sha256_path(weights)
         model.weights_path = str(weights)
+        model.weights_source = source
     return model.to(device).eval()

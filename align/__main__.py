@@ -6,6 +6,7 @@ Examples:
         --ssl mam --out runs/align/opera-gt
     python -m align --out runs/align/opera-gt --config runs/align/opera-gt/train_config.json --resume
     torchrun --nproc_per_node=2 -m align --encoder opera-gt --tiny --tasks demo
+    python -m align card runs/align/opera-gt --records runs/   # refresh the model card (README.md) with results
 
 Every AlignConfig field is a flag (align/config.py); the resolved config is written to OUT/train_config.json.
 Evaluate the result with `python evaluate.py --encoder NAME --aligned OUT`.
@@ -20,6 +21,9 @@ from align.config import add_arguments, config_from_args
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["card"]:
+        return card(argv[1:])
     parser = argparse.ArgumentParser(prog="python -m align", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     add_arguments(parser)
@@ -46,6 +50,33 @@ def main(argv: list[str] | None = None) -> int:
             raise
         print(f"python -m align: error: {one_line(exc)}", file=sys.stderr)
         return 2
+    return 0
+
+
+def card(argv: list[str]) -> int:
+    """`python -m align card DIR [--records RUNS_DIR ...]`: (re)write DIR/README.md, the adapter's model card,
+    with the results of the records under RUNS_DIR that belong to this adapter (align.model_card)."""
+    from align.model_card import matching_records, records_under, write_model_card
+
+    parser = argparse.ArgumentParser(prog="python -m align card", description=card.__doc__)
+    parser.add_argument("dir", help="an aligned-adapter folder written by python -m align")
+    parser.add_argument("--records", action="append", default=[], metavar="RUNS_DIR",
+                        help="evaluate.py --out folder (or a folder of them) whose records hold this adapter's "
+                             "results; repeatable")
+    parser.add_argument("--debug", action="store_true", help="show the traceback of an input error")
+    args = parser.parse_args(argv)
+    from pathlib import Path
+
+    from align.aligned import read_align_config
+
+    missing = [d for d in args.records if not Path(d).is_dir()]
+    if missing:
+        parser.error(f"--records {missing[0]}: no such folder; give an evaluate.py --out folder")
+
+    records = records_under(args.records)
+    path = write_model_card(args.dir, records)
+    found = len(matching_records(read_align_config(args.dir), records))
+    print(f"model card written to {path} ({found} result(s) of this adapter from {len(records)} record(s))")
     return 0
 
 

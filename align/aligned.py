@@ -295,7 +295,21 @@ def build_aligned(aligned_dir: str | Path, weights: str | Path | None = None, de
 
 
 def resolve_aligned_dir(value: str | Path | None, encoder: str, tiny: bool = False) -> Path:
-    """evaluate.py --aligned: a given DIR, or (flag without value) runs/align/<encoder>[-tiny]/."""
+    """evaluate.py --aligned: a given DIR; a Hugging Face Hub id ORG/NAME that is not a local path (the snapshot
+    folder of its cached main revision, offline: adapters._hub); or (flag without value) runs/align/<encoder>[-tiny]/.
+
+    Raises:
+        HubNotCachedError: ORG/NAME not in the local Hugging Face cache (the message says `hf download ORG/NAME`).
+    """
+    from adapters._hub import parse_hub_id, snapshot_folder
     from align.config import default_out_dir
 
-    return Path(value) if value else default_out_dir(encoder, tiny)
+    if not value:
+        return default_out_dir(encoder, tiny)
+    ref = parse_hub_id(value)
+    if ref is None:
+        return Path(value)
+    if ref.file:
+        raise AlignedError(f"{value}: an aligned adapter is a whole repository, not one file; pass --aligned "
+                           f"{ref.repo}")
+    return snapshot_folder(ref).path

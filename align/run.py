@@ -123,6 +123,9 @@ class AlignRun:
         sha = save_aligned(self.out, self.encoder, self.peft_model, self.model.audio_head, self.model.text_head, info,
                            trained_sha256=[i.sha256 for i in self.dataset.items])
         self.write_log()
+        from align.model_card import write_model_card
+
+        write_model_card(self.out)   # README.md: the Hugging Face model card (refresh: python -m align card)
         print(f"aligned encoder written to {self.out} (adapter sha256 {sha[:16]}; final losses {final})", flush=True)
         return sha
 
@@ -216,7 +219,7 @@ def prepare_run(cfg: AlignConfig, dist, device: str) -> AlignRun:
     encoder = build_encoder(cfg.encoder, weights=cfg.weights, config=cfg.encoder_config(),
                             trust_checkpoint=cfg.trust_checkpoint, device=device)
     base_info = {**base_identity(encoder), "tiny": cfg.tiny, "random_init": cfg.weights is None,
-                 "weights_path": cfg.weights}
+                 "weights_path": cfg.weights, "weights_source": getattr(encoder, "weights_source", None)}
     if cfg.weights is None and dist.main:  # random weights: keep an exact copy beside the adapter
         base_info["base_weights_sha256"] = save_base_weights(encoder, out)
 

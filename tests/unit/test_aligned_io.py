@@ -176,7 +176,7 @@ def test_an_encoder_cannot_take_two_adapters(aligned):
 
 def test_default_directory():
     assert str(resolve_aligned_dir(None, "opera-gt", tiny=True)) == "runs/align/opera-gt-tiny"
-    assert str(resolve_aligned_dir("x/y", "opera-gt")) == "x/y"
+    assert str(resolve_aligned_dir("runs/x/y", "opera-gt")) == "runs/x/y"   # ORG/NAME is a Hub id (test_model_card)
 
 
 def test_trained_items_are_written_beside_the_adapter(tmp_path):
