@@ -44,12 +44,13 @@ def build_parser() -> argparse.ArgumentParser:
                            "(default: DIR) and exit")
     enc = p.add_argument_group("encoder")
     enc.add_argument("--tiny", action="store_true", help="random-weight toy-width model of the same architecture")
-    enc.add_argument("--weights", help="local checkpoint file or directory in the encoder's published format")
+    enc.add_argument("--weights", help="local checkpoint file or directory in the encoder's published format, or a "
+                                       "Hugging Face id ORG/NAME[:FILE] read offline from the local Hub cache")
     enc.add_argument("--trust-checkpoint", action="store_true",
                      help="allow checkpoints holding pickled Python objects (only for files you trust)")
     enc.add_argument("--aligned", nargs="?", const="", metavar="DIR",
-                     help="score the LoRA-aligned encoder in DIR (`python -m align` output); without DIR: "
-                          "runs/align/<encoder>[-tiny]/")
+                     help="score the LoRA-aligned encoder in DIR (`python -m align` output, or a Hub id ORG/NAME "
+                          "in the local Hub cache); without DIR: runs/align/<encoder>[-tiny]/")
     enc.add_argument("--zero-shot", action="store_true",
                      help="with --aligned: score without a probe, by similarity to one report-style prompt per class")
     enc.add_argument("--allow-aligned-overlap", action="store_true",
