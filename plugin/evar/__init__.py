@@ -18,6 +18,8 @@ the yaml's sample_rate:
     python lineareval.py config/acula.yaml circor1 --options=encoder=opera-gt,weights=/w/encoder-operaGT.ckpt
     python 2pass_lineareval.py config/acula.yaml bmdhs1 encoder=opera-gt,aligned=/runs/align/opera-gt,weights=/w/gt.ckpt
 
+Ready configs, one per encoder and size with its name and feature_d set: plugin/evar/configs/acula-<encoder>.yaml
+and acula-<encoder>-tiny.yaml, written from acula.yaml by `python -m plugin.evar.make_configs`.
 EVAR's `--options` can only set keys the yaml already has, which is why acula.yaml lists every AR_AculaZoo field.
 Inside EVAR, AR_AculaZoo subclasses evar.ar_base.BaseAudioRepr; without EVAR it derives from a local stand-in with
 the same interface (StandInAudioRepr).

@@ -36,7 +36,9 @@ class OperaExport:
     """What export_opera_features wrote.
 
     feature_path: the [rows, dim] float32 .npy; sidecar_path: its json description; command: the OPERA command
-    that evaluates it (run from the OPERA checkout); placeholder_rows: rows OPERA drops by label (zeros).
+    that evaluates it (run from the OPERA checkout); placeholder_rows: rows OPERA drops by label (zeros);
+    row_items: the task's Item of each row, in OPERA's row order (None for a placeholder row);
+    split_fingerprint: benchmark_tasks' fingerprint of the task's items (the one evaluate.py records).
     """
 
     task_id: str
@@ -48,6 +50,8 @@ class OperaExport:
     placeholder_rows: list[int] = field(default_factory=list)
     computed: int = 0
     cached: int = 0
+    row_items: list = field(default_factory=list)
+    split_fingerprint: str = ""
 
 
 def layout_for(task_id: str) -> OperaLayout:
@@ -219,4 +223,5 @@ def export_opera_features(encoder, task_or_items, opera_feature_dir: str | Path,
                   "sha256": file_sha256(order) if order else None,
                   "rule": "OPERA's file list" if order else "the reader's order (OPERA lists no files)"},
         "placeholder_rows": placeholders, "opera_command": command})
-    return OperaExport(task.id, path, sidecar, len(rows), dim, command, placeholders, ext.computed, ext.cached)
+    return OperaExport(task.id, path, sidecar, len(rows), dim, command, placeholders, ext.computed, ext.cached,
+                       [None if i is None else items[i] for i in rows], split_fingerprint(items))

@@ -156,3 +156,22 @@ def test_opera_task_selects_that_tasks_preprocessing_and_other_encoders_are_unto
     ar = AR_AculaZoo({"encoder": "opera-gt", "config": "tiny", "sample_rate": 16000, "opera_task": "T13"})
     assert ar.prep.pad_seconds == 5.0 and ar.prep.windowing == Windowing("waveform", 5.0)
     assert AR_AculaZoo({"encoder": "logmel-stats", "sample_rate": 16000}).prep is None
+
+
+def test_evars_zero_padding_to_unit_sec_changes_non_opera_embeddings():
+    """EVAR's dataset (evar/data.py BaseRawAudioDataset.__getitem__ at 88ba772) zero-pads every clip shorter than
+    the task's unit_sec at its end before AR_AculaZoo sees it. For encoders without OPERA's silence trim (here
+    logmel-stats) the padded clip embeds differently from the clip evaluate.py embeds; a clip of exactly unit_sec
+    is unaffected (test_forward_equals_the_encoders_embedding_and_is_deterministic)."""
+    from adapters._inference import embed_clips
+
+    wav = _evar_padded_breath()                 # 0.75 s of sound + 1.25 s of EVAR's zeros (unit_sec 2 s)
+    clip = wav[: int(0.75 * 16000)]
+    ar = AR_AculaZoo({"encoder": "logmel-stats", "sample_rate": 16000}).eval()
+    with torch.no_grad():
+        in_evar = ar(torch.from_numpy(wav)[None])[0].numpy()
+        unpadded = ar(torch.from_numpy(clip)[None])[0].numpy()
+    ours = embed_clips(ar.encoder, [clip])[0]
+    np.testing.assert_allclose(unpadded, ours, rtol=1e-5, atol=1e-6)
+    assert np.abs(in_evar - ours).max() > 1e-2 * np.abs(ours).max()
+
