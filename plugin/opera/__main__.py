@@ -79,9 +79,11 @@ def _setup(args):
     pretrain = args.pretrain or default_pretrain(encoder.spec.name, args.tiny, bool(args.aligned))
     tiny = args.tiny
     if args.aligned:   # the record label says which base the adapter was trained on, as evaluate.py's does
+        from acula_zoo.evaluate import alignment_summary
         from align.aligned import read_align_config
 
         tiny = bool(read_align_config(args.aligned)["base"].get("tiny"))
+        encoder.alignment = alignment_summary(args.aligned)   # what the adapter trained on: the leaderboard's ‡
     label = encoder.spec.name + ("-tiny" if tiny else "") + ("+aligned" if args.aligned else "")
     ctx = DataContext(data_root=args.data_root, opera_root=args.opera_root,
                       cache_dir=args.cache_dir or default_cache_dir())
