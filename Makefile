@@ -57,6 +57,10 @@ reproduce-acula: venv
 # python_requires <3.9 but its code runs on newer Pythons, hence --ignore-requires-python (and --no-deps: its
 # torch is .venv's). Official weights are not downloaded, so each module is validated with `--model ''`, which
 # loads the tiny random-weight model (plugin/hear/_module.py). Log: $(HEAR_OUT)/hear_validate.log.
+# hear-validator's own entry point, with openSMILE's native library loaded first: loaded after TensorFlow (which
+# hearvalidator imports at start), openSMILE aborts with "malloc(): invalid size" (tensorflow-cpu 2.21, opensmile
+# 2.6; the order alone decides, measured here).
+HEAR_MAIN := import opensmile; from hearvalidator.validate import main; main()
 HEAR_VENV ?= /work/hearvenv
 HEAR_OUT  ?= runs/hear-validate
 hear-validate: venv
@@ -69,8 +73,8 @@ hear-validate: venv
 	@fail=0; : > $(HEAR_OUT)/.hear_validate.log.tmp; \
 	for m in $$($(PY) -c 'from plugin.hear import encoder_modules; print(" ".join(encoder_modules()))'); do \
 		echo "== plugin.hear.$$m" | tee -a $(HEAR_OUT)/.hear_validate.log.tmp; \
-		if PYTHONPATH="$(CURDIR)" TF_CPP_MIN_LOG_LEVEL=2 $(HEAR_VENV)/bin/hear-validator plugin.hear.$$m --model '' \
-			--device cpu >> $(HEAR_OUT)/.hear_validate.log.tmp 2>&1; \
+		if PYTHONPATH="$(CURDIR)" TF_CPP_MIN_LOG_LEVEL=2 $(HEAR_VENV)/bin/python -c "$(HEAR_MAIN)" plugin.hear.$$m \
+			--model '' --device cpu >> $(HEAR_OUT)/.hear_validate.log.tmp 2>&1; \
 		then echo "   ok: Looks good!" | tee -a $(HEAR_OUT)/.hear_validate.log.tmp; \
 		else echo "   FAILED (see $(HEAR_OUT)/hear_validate.log)" | tee -a $(HEAR_OUT)/.hear_validate.log.tmp; fail=1; fi; \
 	done; mv $(HEAR_OUT)/.hear_validate.log.tmp $(HEAR_OUT)/hear_validate.log; exit $$fail

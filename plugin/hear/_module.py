@@ -93,6 +93,7 @@ class HearModel(nn.Module):
         prepared = np.stack([self.encoder.prepare(c) for c in audio])
         with torch.inference_mode():
             frames = self.encoder.frames(torch.from_numpy(prepared).to(self.encoder.device)).float().cpu().numpy()
+        frames = frames[:, :frames.shape[1] - self.grid.drop_last]
         times = self.grid.times(frames.shape[1])
         keep = times <= 1000.0 * audio.shape[1] / self.sample_rate
         return frames[:, keep], times[keep]

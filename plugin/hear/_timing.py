@@ -22,11 +22,12 @@ import numpy as np
 class FrameGrid:
     """Frame i of `frames` is centred at `first_ms + i * hop_ms` from the start of the clip, for any length.
 
-    hop_ms, first_ms: milliseconds.
+    hop_ms, first_ms: milliseconds. drop_last: trailing frames of `frames` that are not on the grid (dropped).
     """
 
     hop_ms: float
     first_ms: float
+    drop_last: int = 0
 
     def times(self, n_frames: int) -> np.ndarray:
         """[n_frames] float64 centres in ms (computed from the index, so nothing accumulates)."""
@@ -39,7 +40,8 @@ def frame_grid(encoder) -> FrameGrid | None:
     - logmel-stats: torchaudio MelSpectrogram with center=True: frame i is centred on sample i * hop.
     - opensmile-egemaps / opensmile-compare: openSMILE's LLD frames start every 10 ms and last 20 ms (eGeMAPSv02)
       or 60 ms (ComParE_2016), as the start/end index opensmile.Smile.process_signal returns says
-      (tests/unit/test_plugin_hear.py compares with that index).
+      (tests/unit/test_plugin_hear.py compares with that index). ComParE_2016's output ends with one more row
+      at the start time of the row before it (opensmile 2.6, every length tried): that row is dropped.
     - beats: Kaldi fbank frames of 25 ms every 10 ms without edge padding (snip_edges, frame k spans
       [10k, 10k + 25) ms), grouped by the patch embedding into time patches of `input_patch_size` frames:
       patch j spans fbank frames j*P .. j*P + P - 1, so its centre is 10 (j P + (P - 1) / 2) + 12.5 ms.
@@ -51,7 +53,7 @@ def frame_grid(encoder) -> FrameGrid | None:
     if name == "opensmile-egemaps":
         return FrameGrid(hop_ms=10.0, first_ms=10.0)
     if name == "opensmile-compare":
-        return FrameGrid(hop_ms=10.0, first_ms=30.0)
+        return FrameGrid(hop_ms=10.0, first_ms=30.0, drop_last=1)
     if name == "beats":
         from adapters.beats import FRAME_LENGTH_MS, FRAME_SHIFT_MS
 

@@ -11,6 +11,7 @@ Kaldi fbank and MelSpectrogram.
 from __future__ import annotations
 
 import importlib
+import itertools
 import warnings
 
 import numpy as np
@@ -22,7 +23,7 @@ from adapters._registry import get_encoder_class
 
 ACCEPTABLE_SAMPLE_RATE = [16000, 22050, 32000, 44100, 48000]   # hearvalidator ValidateModel.ACCEPTABLE_SAMPLE_RATE
 ENCODERS = list_encoders()
-WINDOW_HOP_MS = 250.0   # fewer windows than the 50 ms default keeps the windowed encoders' tests short
+WINDOW_HOP_MS = 1000.0  # 2 windows in 1.07 s keep the windowed encoders' tests short (make hear-validate: 50 ms)
 
 
 def hear_module(name: str):
@@ -32,13 +33,18 @@ def hear_module(name: str):
 def load(name: str, **kw):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
-        return hear_module(name).load_model("", hop_ms=WINDOW_HOP_MS, **kw)
+        return hear_module(name).load_model("", **{"hop_ms": WINDOW_HOP_MS, **kw})
 
 
 def noise(n_sounds: int, seconds: float, sr: int, seed: int = 0) -> torch.Tensor:
     """hearvalidator's test audio: torch.rand * 2 - 1, (n_sounds, int(seconds * sr))."""
     g = torch.Generator().manual_seed(seed)
     return torch.rand((n_sounds, int(seconds * sr)), generator=g) * 2 - 1
+
+
+def assert_same(got: torch.Tensor, want: torch.Tensor, rel: float = 1e-5) -> None:
+    """Equal within `rel` of the reference's largest magnitude (tiny random models give embeddings near 1e-6)."""
+    torch.testing.assert_close(got, want, rtol=rel, atol=rel * float(want.abs().max()))
 
 
 def test_a_module_per_registered_encoder():
@@ -82,24 +88,28 @@ def test_hearvalidator_rules(name):
     assert scene.dtype == torch.float32 and scene.shape == (2, model.scene_embedding_size)
 
     # batch independence: a sound alone gives what it gives within the batch
-    torch.testing.assert_close(mod.get_scene_embeddings(audio[1:], model), scene[1:], atol=1e-5, rtol=1e-5)
+    assert_same(mod.get_scene_embeddings(audio[1:], model), scene[1:])
     alone, ts_alone = mod.get_timestamp_embeddings(audio[1:], model)
-    torch.testing.assert_close(alone, emb[1:], atol=1e-5, rtol=1e-5)
+    assert_same(alone, emb[1:])
     torch.testing.assert_close(ts_alone, ts[1:])
 
 
 def test_opensmile_timestamps_are_opensmile_frame_centres():
     import opensmile
 
-    for name, feature_set in (("opensmile-egemaps", "eGeMAPSv02"), ("opensmile-compare", "ComParE_2016")):
+    for (name, feature_set), seconds in itertools.product(
+            (("opensmile-egemaps", "eGeMAPSv02"), ("opensmile-compare", "ComParE_2016")), (1.07, 1.98)):
         model = load(name)
-        audio = noise(1, 1.98, 16000, seed=3)
+        audio = noise(1, seconds, 16000, seed=3)
         emb, ts = hear_module(name).get_timestamp_embeddings(audio, model)
         smile = opensmile.Smile(feature_set=getattr(opensmile.FeatureSet, feature_set),
                                 feature_level=opensmile.FeatureLevel.LowLevelDescriptors)
         index = smile.process_signal(audio[0].numpy(), 16000).index
         start = index.get_level_values("start").total_seconds().to_numpy() * 1000
         end = index.get_level_values("end").total_seconds().to_numpy() * 1000
+        if name == "opensmile-compare":   # its last row repeats the start of the one before: not a frame of its own
+            assert start[-1] == start[-2]
+            start = start[:-1]
         assert emb.shape[1] == len(start)
         # openSMILE's frames: start every 10 ms, its first frame's length (its last ends are cut at the audio's end)
         np.testing.assert_allclose(ts[0].numpy(), start + (end[0] - start[0]) / 2, atol=1e-3)
@@ -154,9 +164,10 @@ def test_opera_preprocess_trims_leading_silence():
     clip = noise(1, 1.6, 16000, seed=9)            # 25600 samples: a whole number of 800-sample hops
     padded = torch.cat([torch.zeros(1, 8000), clip], dim=1)
     mod = hear_module("opera-ce")
-    on, off = load("opera-ce"), load("opera-ce", opera_preprocess=False)
-    torch.testing.assert_close(mod.get_scene_embeddings(padded, on), mod.get_scene_embeddings(clip, on))
-    assert not torch.allclose(mod.get_scene_embeddings(padded, off), mod.get_scene_embeddings(clip, off), atol=1e-4)
+    on, off = load("opera-ce"), load("opera-ce", opera_preprocess=False, window_seconds=8.0)
+    assert_same(mod.get_scene_embeddings(padded, on), mod.get_scene_embeddings(clip, on))
+    a, b = mod.get_scene_embeddings(padded, off), mod.get_scene_embeddings(clip, off)
+    assert (a - b).norm() > 1e-2 * b.norm()
 
 
 def test_load_model_rules(tmp_path):
@@ -181,7 +192,7 @@ def test_load_model_rules(tmp_path):
     loaded = mod.load_model(str(path))
     assert loaded.encoder.weights_sha256 is not None
     audio = noise(1, 1.0, 16000)
-    torch.testing.assert_close(mod.get_scene_embeddings(audio, loaded), mod.get_scene_embeddings(audio, tiny))
+    assert_same(mod.get_scene_embeddings(audio, loaded), mod.get_scene_embeddings(audio, tiny))
     # weight-free encoders need no checkpoint: "" is their official model, without a warning
     with warnings.catch_warnings():
         warnings.simplefilter("error")
