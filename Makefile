@@ -61,7 +61,7 @@ reproduce-acula: venv
 # hearvalidator imports at start), openSMILE aborts with "malloc(): invalid size" (tensorflow-cpu 2.21, opensmile
 # 2.6; the order alone decides, measured here).
 HEAR_MAIN := import opensmile; from hearvalidator.validate import main; main()
-HEAR_VENV ?= /work/hearvenv
+HEAR_VENV ?= $(HOME)/.cache/acula_zoo/hearvenv
 HEAR_OUT  ?= runs/hear-validate
 hear-validate: venv
 	@test -x $(HEAR_VENV)/bin/python || $$($(PY) -c 'import sys; print(sys._base_executable)') -m venv $(HEAR_VENV)
