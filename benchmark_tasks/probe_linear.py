@@ -358,7 +358,7 @@ def linear_probe_seeds(x_train, y_train, x_val, y_val, x_test, y_test, n_classes
     x, y = torch.from_numpy(xtr), torch.from_numpy(ytr)
     t_va, t_te = torch.from_numpy(xva), torch.from_numpy(xte)
     n_seeds, n = len(seeds), len(xtr)
-    seed_rows = torch.arange(n_seeds)[:, None]
+    minus_one = torch.full((n_seeds, min(cfg.batch_size, n), 1), -1.0)
     histories: list[list[dict]] = [[] for _ in seeds]
     best: list[dict] = [{} for _ in seeds]
     adam = Adam([w, b])
@@ -369,14 +369,16 @@ def linear_probe_seeds(x_train, y_train, x_val, y_val, x_test, y_test, n_classes
             total = torch.zeros(n_seeds, dtype=torch.float64)
             for start in range(0, n, cfg.batch_size):
                 idx = order[:, start:start + cfg.batch_size]                    # [S, B]
-                xb, yb = x[idx], y[idx]                                         # [S, B, D], [S, B]
+                n_b = idx.shape[1]
+                flat = idx.reshape(-1)                                          # index_select: 3x x[idx]
+                xb = x.index_select(0, flat).view(n_seeds, n_b, -1)             # [S, B, D]
+                yb = y.index_select(0, flat).view(n_seeds, n_b, 1)              # [S, B, 1]
                 log_p = torch.log_softmax(_baddbmm(b[:, None, :], xb, w.transpose(1, 2)), dim=2)
-                data_loss = -log_p.gather(2, yb[..., None])[..., 0].mean(dim=1)
-                g_out = log_p.exp()
-                g_out[seed_rows, torch.arange(idx.shape[1]), yb] -= 1.0
-                g_out /= idx.shape[1]
+                data_loss = -log_p.gather(2, yb)[..., 0].mean(dim=1)
+                g_out = log_p.exp().scatter_add_(2, yb, minus_one[:, :n_b])     # p - onehot(y), as in linear_probe
+                g_out /= n_b
                 penalty = w.pow(2).sum(dim=(1, 2)) + b.pow(2).sum(dim=1)
-                total += (data_loss.double() + cfg.l2 * penalty.double()) * idx.shape[1]
+                total += (data_loss.double() + cfg.l2 * penalty.double()) * n_b
                 g_w = _baddbmm(w, g_out.transpose(1, 2), xb, beta=2.0 * cfg.l2)
                 g_b = g_out.sum(dim=1).add_(b, alpha=2.0 * cfg.l2)
                 if cfg.clip > 0:
