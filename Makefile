@@ -29,6 +29,8 @@ test-slow: venv
 lint: venv
 	$(VENV)/bin/ruff check .
 
+# Benchmarks (tests/perf, not part of `make test`): bench/report.{json,md}. The default run measures tiny configs;
+# ACULA_BENCH_OFFICIAL=1 adds the official-size 1 h recordings (about 25 min more).
 bench: venv
 	$(PY) -m pytest -q -s -o addopts="-p no:cacheprovider" tests/perf
 

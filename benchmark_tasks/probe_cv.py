@@ -20,6 +20,7 @@ Deterministic: a seed does not change the result, so records hold one score per 
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -65,6 +66,22 @@ def _folds(y: np.ndarray, groups: np.ndarray, classification: bool, seed: int = 
     return list(GroupKFold(n_splits=k).split(y, y, groups))
 
 
+def one_blas_thread(fn):
+    """Run `fn` with BLAS on one thread (threadpoolctl, a scikit-learn dependency). These fits are small (hundreds
+    of items): a second BLAS thread only adds hand-offs, and on a busy 2-core machine the threads spin against each
+    other (measured there: a warm `evaluate.py --encoder logmel-stats --tasks demo` re-run, 8 tasks, took 173 s
+    wall with 2 BLAS threads and 14 s with 1, the same scores)."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        from threadpoolctl import threadpool_limits
+
+        with threadpool_limits(limits=1, user_api="blas"):
+            return fn(*args, **kwargs)
+
+    return wrapper
+
+
 def _logreg(c: float):
     from sklearn.linear_model import LogisticRegression
 
@@ -100,6 +117,7 @@ def _choose(grid, fit_score, x_tr, y_tr, g_tr, x_va, y_va, classification: bool,
     return Selection(how, folds, grid[best], scores[best]), scores
 
 
+@one_blas_thread
 def cv_logreg_probe(x_train, y_train, x_val, y_val, x_test, y_test, n_classes: int, groups_train) -> ProbeResult:
     """Standardised logistic regression, C by group-aware CV on train (or the validation split), refit.
 
@@ -129,6 +147,7 @@ def cv_logreg_probe(x_train, y_train, x_val, y_val, x_test, y_test, n_classes: i
                        history=history)
 
 
+@one_blas_thread
 def cv_ridge_probe(x_train, y_train, x_val, y_val, x_test, y_test, groups_train) -> ProbeResult:
     """Standardised ridge regression, alpha by group-aware CV on train (or the validation split), refit.
 

@@ -307,6 +307,103 @@ def linear_probe(x_train, y_train, x_val, y_val, x_test, y_test, n_classes: int,
                        test_scores=best["probs"], history=history)
 
 
+def _baddbmm(inp: torch.Tensor, a: torch.Tensor, b: torch.Tensor, beta: float = 1.0) -> torch.Tensor:
+    """beta * inp + a @ b per seed (a [S, M, K], b [S, K, N], inp broadcastable to [S, M, N]), with the same
+    floating-point result as torch.addmm on each seed's matrices.
+
+    PyTorch's CPU bmm (aten/src/ATen/native/LinearAlgebra.cpp, bmm_out_or_baddbmm_) multiplies with its own loop
+    when K * M * N < 400 and with the BLAS gemm that addmm uses otherwise; below that size this calls addmm per
+    seed, so that the batched probe rounds exactly as linear_probe does (a different rounding could flip the order
+    of two nearly tied validation scores and with it an epoch's AUROC).
+    """
+    if a.shape[1] * a.shape[2] * b.shape[2] >= 400:
+        return torch.baddbmm(inp, a, b, beta=beta)
+    inp = inp.expand(a.shape[0], a.shape[1], b.shape[2])
+    return torch.stack([torch.addmm(i, x, y, beta=beta) for i, x, y in zip(inp, a, b)])
+
+
+def _seed_probabilities(weight: torch.Tensor, bias: torch.Tensor, x: torch.Tensor) -> np.ndarray:
+    """Softmax outputs of every seed's head: weight [S, C, D], bias [S, C], x [N, D] -> float64 [S, N, C]."""
+    logits = _baddbmm(bias[:, None, :], x.expand(len(weight), *x.shape), weight.transpose(1, 2))
+    return torch.softmax(logits, dim=2).numpy().astype(np.float64)
+
+
+def linear_probe_seeds(x_train, y_train, x_val, y_val, x_test, y_test, n_classes: int, cfg: ProbeConfig,
+                       seeds) -> list[ProbeResult]:
+    """linear_probe for several seeds at once: one batched head, the results of linear_probe seed by seed.
+
+    Every seed keeps what linear_probe gives it: its own generator replaying OPERA's draws (init_head with
+    opera_rng, dataloader_order per epoch, skip_dataloader_draws for the validation pass), its own Adam moments,
+    its own gradient clipping and its own best-epoch selection. What is shared is the arithmetic: weights
+    [S, C, D], each step gathers the seeds' mini-batches [S, B, D] (n is shared, so every seed's batch has the
+    same size B, the last partial one included) and runs one batched matmul forward and one backward; Adam's
+    update is elementwise. Each seed's numbers are rounded as in linear_probe (_baddbmm), so on CPU the results
+    equal linear_probe's (tests/unit/test_probe_seeds.py); S seeds cost about one seed's Python overhead.
+
+    Args:
+        x_*, y_*, n_classes, cfg: as linear_probe.
+        seeds: the seeds (ints), e.g. range(5).
+
+    Returns:
+        One ProbeResult per seed, in the order of `seeds`, as linear_probe(..., seed) returns it.
+    """
+    check_config(cfg)
+    seeds = [int(s) for s in seeds]
+    if not seeds:
+        raise ValueError("linear_probe_seeds needs at least one seed")
+    (xtr, xva, xte), (ytr, yva, yte) = _check_splits(x_train, y_train, x_val, y_val, x_test, y_test, n_classes)
+    heads, gens = zip(*(init_head(xtr.shape[1], n_classes, s, opera_rng=True) for s in seeds))
+    w = torch.stack([h.weight for h in heads])                 # [S, C, D]
+    b = torch.stack([h.bias for h in heads])                   # [S, C]
+    x, y = torch.from_numpy(xtr), torch.from_numpy(ytr)
+    t_va, t_te = torch.from_numpy(xva), torch.from_numpy(xte)
+    n_seeds, n = len(seeds), len(xtr)
+    minus_one = torch.full((n_seeds, min(cfg.batch_size, n), 1), -1.0)
+    histories: list[list[dict]] = [[] for _ in seeds]
+    best: list[dict] = [{} for _ in seeds]
+    adam = Adam([w, b])
+    lr = cfg.lr
+    with single_thread():
+        for epoch in range(cfg.epochs):
+            order = torch.stack([dataloader_order(g, n) for g in gens])          # [S, N]
+            total = torch.zeros(n_seeds, dtype=torch.float64)
+            for start in range(0, n, cfg.batch_size):
+                idx = order[:, start:start + cfg.batch_size]                    # [S, B]
+                n_b = idx.shape[1]
+                flat = idx.reshape(-1)                                          # index_select: 3x x[idx]
+                xb = x.index_select(0, flat).view(n_seeds, n_b, -1)             # [S, B, D]
+                yb = y.index_select(0, flat).view(n_seeds, n_b, 1)              # [S, B, 1]
+                log_p = torch.log_softmax(_baddbmm(b[:, None, :], xb, w.transpose(1, 2)), dim=2)
+                data_loss = -log_p.gather(2, yb)[..., 0].mean(dim=1)
+                g_out = log_p.exp().scatter_add_(2, yb, minus_one[:, :n_b])     # p - onehot(y), as in linear_probe
+                g_out /= n_b
+                penalty = w.pow(2).sum(dim=(1, 2)) + b.pow(2).sum(dim=1)
+                total += (data_loss.double() + cfg.l2 * penalty.double()) * n_b
+                g_w = _baddbmm(w, g_out.transpose(1, 2), xb, beta=2.0 * cfg.l2)
+                g_b = g_out.sum(dim=1).add_(b, alpha=2.0 * cfg.l2)
+                if cfg.clip > 0:
+                    norm = torch.stack([g_w.flatten(1).norm(dim=1), g_b.norm(dim=1)], dim=1).norm(dim=1)
+                    scale = torch.clamp(cfg.clip / (norm + 1e-6), max=1.0)
+                    g_w.mul_(scale[:, None, None])
+                    g_b.mul_(scale[:, None])
+                adam.step([g_w, g_b], lr)
+            p_va, p_te = _seed_probabilities(w, b, t_va), _seed_probabilities(w, b, t_te)
+            for k, gen in enumerate(gens):
+                skip_dataloader_draws(gen)  # OPERA's validation DataLoader is shuffled too
+                v, t = _auroc_or_nan(yva, p_va[k]), _auroc_or_nan(yte, p_te[k])
+                histories[k].append({"epoch": epoch, "lr": lr, "train_loss": float(total[k]) / n,
+                                     "val_auroc": v, "test_auroc": t})
+                if selectable(epoch, cfg) and v == v and (not best[k] or v > best[k]["val"]):  # v == v: not NaN
+                    best[k].update(epoch=epoch, val=v, test=t, probs=p_te[k])
+            lr *= cfg.lr_decay
+    failed = [s for s, bk in zip(seeds, best) if not bk]
+    if failed:
+        raise RuntimeError(f"linear_probe_seeds: validation AUROC was NaN at every selectable epoch for seed(s) "
+                           f"{failed} (training diverged); lower ProbeConfig.lr (now {cfg.lr})")
+    return [ProbeResult(test_score=bk["test"], val_score=bk["val"], best_epoch=bk["epoch"], test_scores=bk["probs"],
+                        history=h) for bk, h in zip(best, histories)]
+
+
 LOGREG_C_GRID = tuple(10.0 ** k for k in range(-4, 3))
 
 

@@ -106,8 +106,9 @@ def _classification(task: TaskSpec, items, emb, cfg: RunConfig) -> dict:
     (xtr, ytr), (xva, yva), (xte, yte) = (split_arrays(items, emb, s) for s in ("train", "val", "test"))
     if resolve_probe(cfg.probe, task) == "opera":
         n_seeds = cfg.seeds or task.seeds
-        results = [probe.linear_probe(xtr, ytr, xva, yva, xte, yte, len(task.labels), task.probe, seed)
-                   for seed in range(n_seeds)]
+        # all seeds as one batched head: per seed the result linear_probe gives (tests/unit/test_probe_seeds.py)
+        results = probe.linear_probe_seeds(xtr, ytr, xva, yva, xte, yte, len(task.labels), task.probe,
+                                           range(n_seeds))
     else:   # deterministic: one run (seeds would repeat it)
         (xtr, ytr), (xva, yva), (xte, yte), groups = cv_splits(task, items, emb)
         results = [cv_logreg_probe(xtr, ytr, xva, yva, xte, yte, len(task.labels), groups)]
