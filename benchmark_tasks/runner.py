@@ -26,6 +26,7 @@ class RunConfig:
         benchmark_tasks/probe_cv.py) or "zero-shot" (no probe: cosine similarity to one report-style prompt per
         class in an aligned encoder's space; needs `aligned_dir`).
     n_boot: bootstrap resamples for the 95% CI over test items (0 = no CI).
+    precision: the encoder's compute precision, "fp32" or "bf16" (bfloat16 autocast; its own cache entries).
     """
 
     out_dir: Path
@@ -37,6 +38,7 @@ class RunConfig:
     n_boot: int = 500
     progress: bool = True
     aligned_dir: Path | None = None
+    precision: str = "fp32"
 
 
 PROBE_DESCRIPTIONS = {
@@ -137,7 +139,7 @@ def evaluate_task(encoder, encoder_label: str, task: TaskSpec, ctx: DataContext,
     report = Path(cfg.out_dir) / "errors" / f"{task.id}__{encoder_label}.json"
     try:
         ext = extract_embeddings(encoder, items, cfg.cache_dir, prep, cfg.batch_size, cfg.on_error,
-                                 cfg.progress, desc=f"{encoder_label} · {task.id}")
+                                 cfg.progress, desc=f"{encoder_label} · {task.id}", precision=cfg.precision)
     except ExtractionFailed as exc:
         write_error_report(report, exc.errors)
         raise
@@ -153,6 +155,7 @@ def evaluate_task(encoder, encoder_label: str, task: TaskSpec, ctx: DataContext,
                 "preprocess": prep.params()}
     rec = new_record(encoder, encoder_label, task, protocol, split_fingerprint(ok), n_items)
     rec["pipeline_version"] = pipeline_version(encoder)
+    rec["precision"] = ext.precision
     if resolve_probe(cfg.probe, task) not in ("opera", "logreg"):
         fn = get_probe(cfg.probe)   # provided by another package (zero-shot: align.zero_shot_probe)
     else:
