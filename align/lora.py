@@ -72,7 +72,7 @@ def check_targets(encoder: nn.Module, targets: tuple[str, ...] | list[str]) -> d
 
 
 def apply_lora(encoder: nn.Module, rank: int = 8, alpha: float = 16.0, dropout: float = 0.0,
-               targets: tuple[str, ...] | None = None, fast: bool = True):
+               targets: tuple[str, ...] | None = None, fast: bool = True, recompute: bool = True):
     """Wrap the encoder's target layers with LoRA, in place, and freeze every other weight.
 
     Args:
@@ -82,6 +82,8 @@ def apply_lora(encoder: nn.Module, rank: int = 8, alpha: float = 16.0, dropout: 
         fast: compute the wrapped nn.Linear layers with align.lora_fast (one matmul with W + s*B@A and a
             hand-written backward: no output-sized temporaries); False keeps peft's own forward. Same function,
             parameters and saved adapter either way.
+        recompute: recompute each transformer block holding LoRA layers in the backward pass (align.recompute):
+            the step then holds one block's activations instead of all of them. Same gradients.
     Returns:
         the peft.PeftModel around `encoder` (for `save_pretrained`); `encoder` itself now computes the adapted
         function.
@@ -97,6 +99,10 @@ def apply_lora(encoder: nn.Module, rank: int = 8, alpha: float = 16.0, dropout: 
         from align.lora_fast import use_fast_lora
 
         use_fast_lora(encoder)
+    if recompute:
+        from align.recompute import recompute_lora_blocks
+
+        recompute_lora_blocks(encoder)
     return peft_model
 
 

@@ -18,8 +18,8 @@ def _pair(dropout: float):
     torch.manual_seed(0)
     enc = build_encoder("opera-gt", config="tiny")
     ref, fast = copy.deepcopy(enc), copy.deepcopy(enc)
-    apply_lora(ref, rank=4, alpha=8, dropout=dropout, fast=False)
-    apply_lora(fast, rank=4, alpha=8, dropout=dropout, fast=True)
+    apply_lora(ref, rank=4, alpha=8, dropout=dropout, fast=False, recompute=False)
+    apply_lora(fast, rank=4, alpha=8, dropout=dropout, fast=True, recompute=False)
     gen = torch.Generator().manual_seed(1)
     with torch.no_grad():
         for (n, p), (m, q) in zip(ref.named_parameters(), fast.named_parameters()):
@@ -107,3 +107,21 @@ def test_fast_layers_save_the_same_adapter(tmp_path):
     assert (tmp_path / "a" / "adapter_config.json").read_text() == (tmp_path / "b" / "adapter_config.json").read_text()
     loaded = PeftModel.from_pretrained(copy.deepcopy(enc), str(tmp_path / "b"))
     assert set(loaded.state_dict()) == set(pb.state_dict())
+
+
+def test_recomputed_blocks_give_the_same_gradients():
+    """align.recompute (blocks recomputed in backward) changes neither the output nor any gradient."""
+    from align.recompute import recompute_lora_blocks
+
+    ref, fast = _pair(0.3)
+    keys = set(fast.state_dict())
+    assert recompute_lora_blocks(fast) == ["blocks.0", "blocks.1"] and set(fast.state_dict()) == keys
+    assert recompute_lora_blocks(fast) == ["blocks.0", "blocks.1"]                  # idempotent
+    assert type(fast.blocks[0]).__name__ == "RecomputedViTBlock" and type(fast.blocks[0]).__mro__[1].__name__ == \
+        "ViTBlock"
+    wav = 0.1 * torch.randn(2, 20000, generator=torch.Generator().manual_seed(5))
+    out_ref, g_ref = _grads(ref, wav, train=True, seed=6)
+    out_rec, g_rec = _grads(fast, wav, train=True, seed=6)
+    torch.testing.assert_close(out_rec, out_ref, atol=1e-5, rtol=1e-5)
+    for n in g_ref:
+        torch.testing.assert_close(g_rec[n], g_ref[n], atol=1e-5, rtol=1e-4, msg=n)
