@@ -81,6 +81,9 @@ def build_parser() -> argparse.ArgumentParser:
                      help="weight-free baselines (openSMILE, log-mel statistics) at each file's own sample rate: "
                           "'auto' (default) on csv tasks only, where recordings are often 2-8 kHz; OPERA's and the "
                           "cardiac tasks keep OPERA's 16 kHz; the label gets '@native-rate' when it is on")
+    run.add_argument("--precision", choices=("fp32", "bf16"), default="fp32",
+                     help="encoder compute precision: bf16 = bfloat16 autocast (fast only on CPUs with AVX-512 BF16 / "
+                          "AMX, and on GPUs); its embeddings are cached and recorded apart from fp32's")
     run.add_argument("--batch-size", type=int, default=16)
     run.add_argument("--on-error", choices=("fail", "skip"), default="fail",
                      help="unreadable audio: stop (default) or leave the file out; a report is written either way")
@@ -322,7 +325,7 @@ def run_evaluation(entries: list, task_selector: str, args, aligned_dir: Path | 
     cfg = RunConfig(out_dir=args.out, cache_dir=args.cache_dir / "embeddings", seeds=args.seeds, probe=probe,
                     batch_size=args.batch_size, on_error=args.on_error,
                     progress=not args.no_progress and rank == 0, aligned_dir=aligned_dir,
-                    native_rate=getattr(args, "native_rate", "auto"))
+                    native_rate=getattr(args, "native_rate", "auto"), precision=getattr(args, "precision", "fp32"))
     if rank == 0:
         write_run_config(args.out, {"encoders": [label for label, _ in entries], "tasks": [t.id for t in tasks],
                                     "run": {k: str(v) for k, v in asdict(cfg).items()},
@@ -426,6 +429,10 @@ def render_comparison(records: list[dict], base: str, aligned: str, control: str
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if not (args.list_encoders or args.list_tasks):   # listings never load torch
+        from adapters._threads import configure_threads
+
+        configure_threads()
     if args.list_encoders:
         return list_encoders()
     if args.list_tasks:

@@ -77,14 +77,16 @@ class WindowAttention(nn.Module):
         """x [B*nW, N, C] (N = w*w tokens of one window), mask [nW, N, N] or None -> [B*nW, N, C]."""
         bw, n, c = x.shape
         qkv = self.qkv(x).reshape(bw, n, 3, self.num_heads, c // self.num_heads).permute(2, 0, 3, 1, 4)
-        q, k, v = qkv[0] * self.scale, qkv[1], qkv[2]
-        attn = q @ k.transpose(-2, -1)
+        q, k, v = qkv[0], qkv[1], qkv[2]
         bias = self.relative_position_bias_table[self.relative_position_index.view(-1)].view(n, n, -1)
-        attn = attn + bias.permute(2, 0, 1).unsqueeze(0)
-        if mask is not None:
+        bias = bias.permute(2, 0, 1).unsqueeze(0)                                       # [1, heads, N, N]
+        if mask is not None:   # [nW, heads, N, N], repeated over the batch below by a view of q's batch axis
             nw = mask.shape[0]
-            attn = (attn.view(bw // nw, nw, self.num_heads, n, n) + mask[None, :, None]).view(-1, self.num_heads, n, n)
-        x = (attn.softmax(dim=-1) @ v).transpose(1, 2).reshape(bw, n, c)
+            bias = bias + mask[:, None]
+            q, k, v = (t.reshape(bw // nw, nw, self.num_heads, n, -1) for t in (q, k, v))
+        # softmax(q k^T * scale + bias) v, fused (the same function as upstream's explicit softmax)
+        x = F.scaled_dot_product_attention(q, k, v, attn_mask=bias.to(q.dtype), scale=self.scale)
+        x = x.reshape(bw, self.num_heads, n, -1).transpose(1, 2).reshape(bw, n, c)
         return self.proj(x)
 
 

@@ -60,7 +60,27 @@ def _batch(clips: list[np.ndarray]) -> torch.Tensor:
     return stack_clips(clips)
 
 
-def embed_clips(encoder, clips: list[np.ndarray], batch_size: int = 16, windowing=None) -> np.ndarray:
+PRECISIONS = ("fp32", "bf16")
+
+
+def precision_context(precision: str, device):
+    """The autocast context of an extraction precision: "fp32" none, "bf16" torch.autocast(bfloat16) on the
+    encoder's device type (CPU or CUDA).
+
+    Raises:
+        ValueError: an unknown precision (names the allowed ones).
+    """
+    from contextlib import nullcontext
+
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision {precision!r} is not one of {', '.join(PRECISIONS)}")
+    if precision == "fp32":
+        return nullcontext()
+    return torch.autocast(torch.device(device).type, dtype=torch.bfloat16)
+
+
+def embed_clips(encoder, clips: list[np.ndarray], batch_size: int = 16, windowing=None,
+                precision: str = "fp32") -> np.ndarray:
     """Clip embeddings for raw clips.
 
     Args:
@@ -70,15 +90,18 @@ def embed_clips(encoder, clips: list[np.ndarray], batch_size: int = 16, windowin
             mixes lengths and no padding changes an embedding. Clips longer than the encoder's `max_seconds` are
             windowed by the encoder's protocol or cut into segments (`AudioEncoder.embed_windowed`).
         windowing: a task's adapters._spec.Windowing for windowed encoders (None = the encoder's default).
+        precision: "fp32", or "bf16" to run the encoder under torch.autocast(bfloat16) (matmuls and convolutions
+            in bfloat16, reductions and the returned embedding in float32).
     Returns:
         [N, D] float32, row i for clips[i].
     """
+    autocast = precision_context(precision, encoder.device)
     prepared = [encoder.prepare(c) for c in clips]
     by_length: dict[int, list[int]] = defaultdict(list)
     for i, c in enumerate(prepared):
         by_length[len(c)].append(i)
     out: list[np.ndarray | None] = [None] * len(clips)
-    with torch.inference_mode():
+    with torch.inference_mode(), autocast:
         for idx in by_length.values():
             for start in range(0, len(idx), batch_size):
                 chunk = idx[start:start + batch_size]

@@ -241,6 +241,10 @@ def load_aligned(encoder, aligned_dir: str | Path, merge: bool = False):
         peft_model = PeftModel.from_pretrained(encoder, str(aligned_dir), is_trainable=False)
         if merge:
             encoder = peft_model.merge_and_unload()
+        else:   # the forward training used (align.lora_fast): the same numbers as at the end of training
+            from align.lora_fast import use_fast_lora
+
+            use_fast_lora(encoder)
     else:
         load_exact(encoder, {k: v for k, v in read_safetensors(aligned_dir / FULL_WEIGHTS).items()
                              if k != "__metadata__"}, aligned_dir / FULL_WEIGHTS)

@@ -72,13 +72,18 @@ def check_targets(encoder: nn.Module, targets: tuple[str, ...] | list[str]) -> d
 
 
 def apply_lora(encoder: nn.Module, rank: int = 8, alpha: float = 16.0, dropout: float = 0.0,
-               targets: tuple[str, ...] | None = None):
+               targets: tuple[str, ...] | None = None, fast: bool = True, recompute: bool = True):
     """Wrap the encoder's target layers with LoRA, in place, and freeze every other weight.
 
     Args:
         encoder: an AudioEncoder (any nn.Module); it keeps its class and methods and gains the LoRA layers.
         rank, alpha, dropout: LoRA r, lora_alpha (update scale alpha / r) and lora_dropout.
         targets: module-name suffixes; default `encoder.spec.lora_targets`.
+        fast: compute the wrapped nn.Linear layers with align.lora_fast (one matmul with W + s*B@A and a
+            hand-written backward: no output-sized temporaries); False keeps peft's own forward. Same function,
+            parameters and saved adapter either way.
+        recompute: recompute each transformer block holding LoRA layers in the backward pass (align.recompute):
+            the step then holds one block's activations instead of all of them. Same gradients.
     Returns:
         the peft.PeftModel around `encoder` (for `save_pretrained`); `encoder` itself now computes the adapted
         function.
@@ -89,7 +94,16 @@ def apply_lora(encoder: nn.Module, rank: int = 8, alpha: float = 16.0, dropout: 
     check_targets(encoder, targets)
     config = LoraConfig(r=int(rank), lora_alpha=alpha, lora_dropout=float(dropout), target_modules=list(targets),
                         bias="none")
-    return get_peft_model(encoder, config)
+    peft_model = get_peft_model(encoder, config)
+    if fast:
+        from align.lora_fast import use_fast_lora
+
+        use_fast_lora(encoder)
+    if recompute:
+        from align.recompute import recompute_lora_blocks
+
+        recompute_lora_blocks(encoder)
+    return peft_model
 
 
 def prepare_full_finetune(encoder: nn.Module) -> nn.Module:

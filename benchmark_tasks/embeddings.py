@@ -23,7 +23,7 @@ import numpy as np
 from adapters._audio import audio_warnings, read_audio, resample
 from adapters._code_version import code_version
 from adapters._errors import AudioReadError
-from adapters._inference import embed_clips
+from adapters._inference import embed_clips, precision_context
 from adapters._io import atomic_path, write_json
 from benchmark_tasks.cache_entry import SUFFIX, CorruptEntry, decode_entry, encode_entry
 from benchmark_tasks.preprocess import Preprocess
@@ -44,7 +44,7 @@ class ExtractionResult:
     """embeddings: [N_ok, D] float32 for `ok_items` (task order kept); errors: [{"path", "reason"}];
     computed / cached: how many items were encoded now vs read from the cache; warnings: [{"path", "warning"}]
     for files that were used but look wrong (all zeros, a truncated wav); repaired: cache entries found corrupt
-    and recomputed [{"entry", "path", "reason"}]."""
+    and recomputed [{"entry", "path", "reason"}]; precision: the encoder's compute precision ("fp32", "bf16")."""
 
     embeddings: np.ndarray
     ok_items: list
@@ -53,6 +53,7 @@ class ExtractionResult:
     cached: int = 0
     warnings: list[dict] = field(default_factory=list)
     repaired: list[dict] = field(default_factory=list)
+    precision: str = "fp32"
 
 
 def file_sha256(path: str | Path, chunk: int = 1 << 20) -> str:
@@ -68,10 +69,13 @@ def pipeline_version(encoder) -> str:
     return code_version(type(encoder).__module__, "adapters._inference", "benchmark_tasks.preprocess", __name__)
 
 
-def cache_namespace(encoder, prep: Preprocess) -> str:
-    """16-hex digest of what, besides the audio bytes, determines an embedding."""
-    blob = json.dumps({"encoder": encoder.identity(), "prep": prep.params(), "code": pipeline_version(encoder)},
-                      sort_keys=True, default=str)
+def cache_namespace(encoder, prep: Preprocess, precision: str = "fp32") -> str:
+    """16-hex digest of what, besides the audio bytes, determines an embedding (the compute precision is part of
+    it when it is not fp32, so fp32 entries keep their key)."""
+    key = {"encoder": encoder.identity(), "prep": prep.params(), "code": pipeline_version(encoder)}
+    if precision != "fp32":
+        key["precision"] = precision
+    blob = json.dumps(key, sort_keys=True, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
@@ -85,7 +89,7 @@ def _dist_info() -> tuple[int, int]:
 
 def extract_embeddings(encoder, items: list, cache_dir: str | Path, prep: Preprocess | None = None,
                        batch_size: int = 16, on_error: str = "fail", progress: bool = True,
-                       desc: str = "embedding") -> ExtractionResult:
+                       desc: str = "embedding", precision: str = "fp32") -> ExtractionResult:
     """Embed every item's audio, reading finished items from the cache.
 
     Args:
@@ -99,13 +103,15 @@ def extract_embeddings(encoder, items: list, cache_dir: str | Path, prep: Prepro
         on_error: "fail" raises AudioReadError listing every bad file (after embedding the good ones, so their
             work is kept); "skip" leaves bad items out of the result and lists them in `errors`. Files the encoder
             itself fails on (e.g. out of memory) count as bad files too.
+        precision: "fp32" or "bf16" (adapters._inference.embed_clips under bfloat16 autocast; its own cache key).
     Under torchrun (WORLD_SIZE > 1) each rank embeds its shard of the missing items; all ranks then wait at a
     barrier and read the complete set from the cache.
     """
     from tqdm.auto import tqdm
 
     prep = prep or Preprocess()
-    namespace = cache_namespace(encoder, prep)
+    precision_context(precision, "cpu")  # refuses an unknown precision before any work
+    namespace = cache_namespace(encoder, prep, precision)
     root = Path(cache_dir) / namespace
     errors: list[dict] = []
     warnings: list[dict] = []
@@ -162,7 +168,8 @@ def extract_embeddings(encoder, items: list, cache_dir: str | Path, prep: Prepro
                 errors.append({"path": exc.path, "reason": exc.reason})
                 keys[i] = None
         for rate, (batch_idx, clips) in by_rate.items():
-            for i, row in _embed_or_report(encoder.at_rate(rate), batch_idx, clips, batch_size, prep, items, errors):
+            for i, row in _embed_or_report(encoder.at_rate(rate), batch_idx, clips, batch_size, prep, items,
+                                            errors, precision):
                 if row is None:
                     keys[i] = None
                     continue
@@ -188,17 +195,17 @@ def extract_embeddings(encoder, items: list, cache_dir: str | Path, prep: Prepro
     ok = [i for i, k in enumerate(keys) if k is not None]
     emb = np.stack([vectors[i] for i in ok]) if ok else np.zeros((0, encoder.out_dim))
     return ExtractionResult(emb.astype(np.float32), [items[i] for i in ok], errors, computed,
-                            len(ok) - computed, warnings, repaired)
+                            len(ok) - computed, warnings, repaired, precision)
 
 
 def _embed_or_report(encoder, idx: list[int], clips: list, batch_size: int, prep: Preprocess, items: list,
-                     errors: list[dict]):
+                     errors: list[dict], precision: str = "fp32"):
     """Yield (item index, [D] vector or None) for a batch; when the batch fails, each clip is retried alone and
     the ones the encoder still fails on are reported in `errors` (vector None)."""
     if not clips:
         return
     try:
-        emb = embed_clips(encoder, clips, batch_size=batch_size, windowing=prep.windowing)
+        emb = embed_clips(encoder, clips, batch_size=batch_size, windowing=prep.windowing, precision=precision)
         rows = list(emb)
     except (RuntimeError, ValueError, MemoryError) as exc:
         if len(clips) == 1:
@@ -207,7 +214,7 @@ def _embed_or_report(encoder, idx: list[int], clips: list, batch_size: int, prep
             yield idx[0], None
             return
         for i, clip in zip(idx, clips):
-            yield from _embed_or_report(encoder, [i], [clip], batch_size, prep, items, errors)
+            yield from _embed_or_report(encoder, [i], [clip], batch_size, prep, items, errors, precision)
         return
     for i, row in zip(idx, rows):
         if not np.isfinite(row).all():

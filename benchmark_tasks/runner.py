@@ -29,6 +29,7 @@ class RunConfig:
     native_rate: "auto" (each task's own: TaskSpec.native_rate_default, on for csv tasks), "on" or "off": whether
         weight-free baselines (openSMILE, log-mel statistics) compute features at each file's own sample rate;
         learned encoders always run at their trained rate.
+    precision: the encoder's compute precision, "fp32" or "bf16" (bfloat16 autocast; its own cache entries).
     """
 
     out_dir: Path
@@ -41,6 +42,7 @@ class RunConfig:
     progress: bool = True
     aligned_dir: Path | None = None
     native_rate: str = "auto"
+    precision: str = "fp32"
 
 
 NATIVE_RATE_MODES = ("auto", "on", "off")
@@ -172,7 +174,7 @@ def evaluate_task(encoder, encoder_label: str, task: TaskSpec, ctx: DataContext,
     report = Path(cfg.out_dir) / "errors" / f"{task.id}__{encoder_label}.json"
     try:
         ext = extract_embeddings(encoder, items, cfg.cache_dir, prep, cfg.batch_size, cfg.on_error,
-                                 cfg.progress, desc=f"{encoder_label} · {task.id}")
+                                 cfg.progress, desc=f"{encoder_label} · {task.id}", precision=cfg.precision)
     except ExtractionFailed as exc:
         write_error_report(report, exc.errors)
         raise
@@ -188,6 +190,7 @@ def evaluate_task(encoder, encoder_label: str, task: TaskSpec, ctx: DataContext,
                 "preprocess": prep.params()}
     rec = new_record(encoder, encoder_label, task, protocol, split_fingerprint(ok), n_items)
     rec["pipeline_version"] = pipeline_version(encoder)
+    rec["precision"] = ext.precision
     if resolve_probe(cfg.probe, task) not in ("opera", "logreg"):
         fn = get_probe(cfg.probe)   # provided by another package (zero-shot: align.zero_shot_probe)
     else:

@@ -1,0 +1,184 @@
+"""Benchmark (not run in CI; `make bench`): embedding extraction per encoder at official size (issue 12, item 2).
+
+Per encoder (official architecture, random weights: the class built directly), on the same CLIPS noise recordings
+of SECONDS s at 44.1 kHz written to a temporary folder, all measured in one run, interleaved:
+
+* ours: `benchmark_tasks.embeddings.extract_embeddings` (cold cache, batch BATCH), clips/s;
+* the upstream-style pipeline written here: per file soundfile read + resample, the encoder's front end and model
+  on that one clip (batch 1), as the published repos' feature-extraction loops do; clips/s and our speed-up;
+* the split of our wall time: decode + resample (time inside `load_audio`), model (time inside the encoder's
+  nn.Module children other than a child named `frontend`), and the rest (front end computed in functional code,
+  hashing, cache writes);
+* achieved model GFLOP/s (torch.utils.flop_counter.FlopCounterMode over one batch's `embed_windowed`, divided by
+  that batch's model time) as a share of the fp32 GEMM rate (`_report.gemm_gflops`) measured just before;
+* bf16 (`precision="bf16"`, bfloat16 autocast) against fp32 on BF16_CLIPS clips: relative embedding difference
+  (||bf16 - fp32|| / ||fp32||, worst clip) and the throughput ratio.
+
+Targets (issue 12): model-bound encoders (hear, beats, clap, opera-ct, opera-gt) >= 70% of the GEMM rate; at most
+10% of the pipeline outside the model; opera-ce >= 3x the upstream-style pipeline; bf16 >= 1.7x on the ViT
+encoders. Asserted: only that ours and the upstream-style pipeline compute the same embeddings.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+import numpy as np
+import pytest
+import torch
+from _report import figure, gemm_gflops
+
+SECONDS, SOURCE_SR, CLIPS, BATCH, BF16_CLIPS = 8.0, 44100, 8, 8, 4
+MODEL_BOUND = ("hear", "beats", "clap", "opera-ct", "opera-gt")
+VIT = ("hear", "beats", "opera-gt")
+ENCODERS = (*MODEL_BOUND, "opera-ce")
+
+
+@pytest.fixture(scope="module")
+def wavs(tmp_path_factory):
+    import soundfile as sf
+
+    root = tmp_path_factory.mktemp("extract")
+    rng = np.random.default_rng(0)
+    paths = []
+    for i in range(CLIPS):
+        paths.append(root / f"{i}.wav")
+        sf.write(paths[-1], (0.1 * rng.standard_normal(int(SECONDS * SOURCE_SR))).astype(np.float32), SOURCE_SR,
+                 subtype="PCM_16")
+    return paths
+
+
+def _official(name: str):
+    from adapters._registry import RANDOM_INIT_SEED, get_encoder_class, resolve_config
+
+    cls = get_encoder_class(name)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(RANDOM_INIT_SEED)
+        return cls(resolve_config(cls, "official")).eval()
+
+
+class _ModelClock:
+    """Seconds spent inside the encoder's child modules (a child named `frontend` counts as front end; the
+    entries of a ModuleList/ModuleDict child, which is never called itself, are timed one by one)."""
+
+    def __init__(self, encoder):
+        self.seconds, self._t0, self._handles = 0.0, 0.0, []
+        for name, child in encoder.named_children():
+            if name == "frontend":
+                continue
+            parts = list(child.values() if isinstance(child, torch.nn.ModuleDict) else child) if isinstance(
+                child, (torch.nn.ModuleList, torch.nn.ModuleDict)) else [child]
+            for part in parts:
+                self._handles += [part.register_forward_pre_hook(self._start),
+                                  part.register_forward_hook(self._stop)]
+
+    def _start(self, *_):
+        self._t0 = time.perf_counter()
+
+    def _stop(self, *_):
+        self.seconds += time.perf_counter() - self._t0
+
+    def close(self):
+        for h in self._handles:
+            h.remove()
+
+
+def _upstream_style(encoder, paths) -> np.ndarray:
+    """Per file: soundfile read, down-mix, resample; then front end + model on that clip alone (batch 1)."""
+    import soundfile as sf
+
+    from adapters._audio import resample
+
+    rows = []
+    for path in paths:
+        wav, sr = sf.read(path, dtype="float32")
+        wav = resample(wav if wav.ndim == 1 else wav.mean(1), sr, encoder.spec.sample_rate)
+        with torch.no_grad():
+            rows.append(encoder.embed_windowed(torch.from_numpy(encoder.prepare(wav))[None], None)[0].numpy())
+    return np.stack(rows)
+
+
+@pytest.mark.parametrize("name", ENCODERS)
+def test_extraction_throughput(name, wavs, tmp_path, monkeypatch):
+    from torch.utils.flop_counter import FlopCounterMode
+
+    import benchmark_tasks.embeddings as embeddings
+    from adapters._audio import load_audio
+    from adapters._inference import embed_clips
+    from benchmark_tasks import Item
+
+    threads = torch.get_num_threads()
+    enc = _official(name)
+    items = [Item(str(p), i % 2, "train", str(i)) for i, p in enumerate(wavs)]
+    decode = [0.0]
+
+    def timed_load(*a, **k):
+        t0 = time.perf_counter()
+        try:
+            return load_audio(*a, **k)
+        finally:
+            decode[0] += time.perf_counter() - t0
+
+    monkeypatch.setattr(embeddings, "load_audio", timed_load)
+    embed_clips(enc, [load_audio(wavs[0], enc.spec.sample_rate)])      # warm-up (kernels, resampler)
+
+    gemm = gemm_gflops(threads)
+    clock = _ModelClock(enc)
+    t0 = time.perf_counter()
+    ours = embeddings.extract_embeddings(enc, items, tmp_path / "cache", batch_size=BATCH, progress=False)
+    ours_s = time.perf_counter() - t0
+    model_s = clock.seconds
+    clock.close()
+    t0 = time.perf_counter()
+    ref = _upstream_style(enc, wavs)
+    ref_s = time.perf_counter() - t0
+    rel = np.linalg.norm(ours.embeddings - ref, axis=1) / np.linalg.norm(ref, axis=1)
+    assert rel.max() < 1e-4, rel            # batching must not change an embedding
+
+    clips = [load_audio(p, enc.spec.sample_rate) for p in wavs]
+    batch = torch.from_numpy(np.stack([enc.prepare(c) for c in clips[:BATCH]]))
+    with torch.no_grad(), FlopCounterMode(display=False) as counter:
+        enc.embed_windowed(batch, None)
+    flops = counter.get_total_flops()
+    clock = _ModelClock(enc)
+    with torch.no_grad():
+        enc.embed_windowed(batch, None)
+    batch_model_s = clock.seconds
+    clock.close()
+    achieved = flops / batch_model_s / 1e9
+
+    note = f"official size, random weights, {CLIPS} x {SECONDS:g} s at {SOURCE_SR} Hz, batch {BATCH}, {threads} threads"
+    speedup = ref_s / ours_s
+    figure(f"extract/{name}/clips_per_s", CLIPS / ours_s, "clips/s", reference=CLIPS / ref_s,
+           reference_name="upstream-style: per-file read + resample, batch 1", ratio=speedup,
+           target=">= 3x" if name == "opera-ce" else "", met=speedup >= 3 if name == "opera-ce" else None, note=note)
+    outside = 1 - model_s / ours_s
+    figure(f"extract/{name}/outside_model_share", outside, "fraction", target="<= 0.10", met=outside <= 0.10,
+           note=f"{note}; decode+resample {decode[0] / ours_s:.1%}, model {model_s / ours_s:.1%}, rest (front end, "
+                f"hashing, cache) {(ours_s - decode[0] - model_s) / ours_s:.1%}",
+           decode_s=round(decode[0], 3), model_s=round(model_s, 3), total_s=round(ours_s, 3))
+    share = achieved / gemm
+    figure(f"extract/{name}/model_gflops", achieved, "GFLOP/s", reference=gemm,
+           reference_name=f"fp32 1024^3 GEMM, {threads} threads", ratio=share,
+           target=">= 0.70 of GEMM" if name in MODEL_BOUND else "",
+           met=share >= 0.70 if name in MODEL_BOUND else None, note=f"{note}; {flops / 1e9:.1f} GFLOP per batch")
+
+    bf_clips = clips[:BF16_CLIPS]
+    embed_clips(enc, bf_clips[:1], precision="bf16")                    # warm-up of the bf16 kernels
+    times = {}
+    out = {}
+    for precision in ("fp32", "bf16", "fp32", "bf16"):                  # interleaved, best of two
+        t0 = time.perf_counter()
+        out[precision] = embed_clips(enc, bf_clips, batch_size=BATCH, precision=precision)
+        times[precision] = min(times.get(precision, np.inf), time.perf_counter() - t0)
+    diff = np.linalg.norm(out["bf16"] - out["fp32"], axis=1) / np.linalg.norm(out["fp32"], axis=1)
+    flags = open("/proc/cpuinfo").read() if os.path.exists("/proc/cpuinfo") else ""
+    hw = "AVX-512 BF16" if "avx512_bf16" in flags else "AMX" if "amx_bf16" in flags else "no AVX-512 BF16/AMX"
+    ratio = times["fp32"] / times["bf16"]
+    figure(f"extract/{name}/bf16_speedup", BF16_CLIPS / times["bf16"], "clips/s",
+           reference=BF16_CLIPS / times["fp32"], reference_name="fp32", ratio=ratio,
+           target=">= 1.7x" if name in VIT else "", met=ratio >= 1.7 if name in VIT else None,
+           note=f"{BF16_CLIPS} clips, {threads} threads, CPU: {hw}; embedding relative difference "
+                f"max {diff.max():.2e}", bf16_rel_diff_max=float(diff.max()))
+    assert np.isfinite(out["bf16"]).all()
