@@ -33,6 +33,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="show the reports (template) or the LLM prompts and the number of paid calls, "
                              "then stop without training")
     args = parser.parse_args(argv)
+    from adapters._threads import configure_threads
+
+    configure_threads()
     try:
         cfg = config_from_args(args)
     except ValueError as exc:
