@@ -34,7 +34,8 @@ from benchmark_tasks.clinical import (
     read_facts,
 )
 
-__all__ = ["class_prompts", "describe_metadata", "is_missing", "readings", "template_report"]
+__all__ = ["class_prompts", "describe_metadata", "finding_phrasings", "is_missing", "prompt_wordings",
+           "readings", "template_report"]
 
 _MODALITY = {"cough": ("cough recording", "recorded cough"),
              "breath": ("breathing sound recording", "breath recording"),
@@ -117,6 +118,11 @@ _PHRASES = {
     "smoker": Phrases(("the subject smokes", "the subject is a smoker"), ("smoking status: {value}",),
                       ("the subject does not smoke", "the subject is a non-smoker"), ("smoking status: {value}",)),
 }
+
+# How a report states a patient's murmur without details (absent / present); also the phrasings zero-shot
+# prompts average over (`finding_phrasings`).
+_NO_MURMUR = ("no murmur", "no murmur is heard", "there is no murmur")
+_A_MURMUR = ("a murmur is present", "a murmur is heard")
 
 
 def _phrases(name: str) -> Phrases:
@@ -290,13 +296,13 @@ class _Writer:
                 out.append(self.pick(f"the patient has {described}{where}",
                                      f"elsewhere the patient has {described}{where}"))
         elif "absent" in patient and not body:
-            out.append(self.pick("no murmur", "no murmur is heard", "there is no murmur"))
+            out.append(self.pick(*_NO_MURMUR))
         elif "present" in patient or body or where:
             if body or where:
                 out.append(self.pick(f"{described} is heard{where}", f"there is {described}{where}",
                                      f"{described} is present{where}"))
             else:
-                out.append(self.pick("a murmur is present", "a murmur is heard"))
+                out.append(self.pick(*_A_MURMUR))
         out += [f"{r.fact.label.lower()}: {r.text}{_raters([r])}" for name in ("murmur", "murmur_at_site")
                 for r in self.f.get(name, []) if r.state == "value"]
         diastolic = self.murmur_body("diastolic_")
@@ -395,3 +401,49 @@ def class_prompts(findings, modality: str, seed: int = 0) -> list[str]:
     head = f"{rec[0].upper()}{rec[1:]}."
     return [f"{head} {str(f)[0].upper()}{str(f)[1:]}." for f in findings]
 
+
+
+def _phrase_sets() -> list[tuple[str, ...]]:
+    """Every tuple of synonymous phrasings the template writer picks one of to state a finding."""
+    sets = [_NO_MURMUR, _A_MURMUR]
+    for ph in _PHRASES.values():
+        sets += [t for t in (ph.present, ph.described, ph.absent, ph.value) if t]
+    return sets
+
+
+def finding_phrasings(finding: str) -> tuple[str, ...]:
+    """The synonymous phrasings the template writer uses for `finding`, `finding` first; (finding,) when the
+    writer has no synonyms for it.
+
+    A finding with a value is matched through its phrasings' templates: "the cough is dry" matches
+    ("the cough is {value}", "the cough sounds {value}") and gives ("the cough is dry", "the cough sounds dry").
+    """
+    text = str(finding).strip()
+    low = text.lower()
+    sets = _phrase_sets()
+    for options in sets:   # a phrasing written out wins over a template ("no wheezes are heard", not "{value} wheezes")
+        if any("{value}" not in o and o.lower() == low for o in options):
+            return tuple(dict.fromkeys([text, *(o for o in options if "{value}" not in o and o.lower() != low)]))
+    for options in sets:
+        for option in options:
+            head, found, tail = option.partition("{value}")
+            if found and re.fullmatch(re.escape(head) + ".+" + re.escape(tail), low):
+                value = text[len(head):len(text) - len(tail)]
+                return tuple(dict.fromkeys([text, *(o.format(value=value) for o in options if "{value}" in o)]))
+    return (text,)
+
+
+def prompt_wordings(findings, modality: str) -> list[tuple[str, ...]]:
+    """Every set of zero-shot prompts (one per class, in class order) the template writer could word: for each
+    name of the recording (`_MODALITY`, shared by all classes as in `class_prompts`), binary tasks take every
+    (class-0 phrasing, class-1 phrasing) pair of `finding_phrasings`, multiclass tasks phrasing k of every class
+    (k modulo its count) for k up to the most phrasings. `class_prompts`' prompts are one of the sets.
+    """
+    names = _MODALITY.get(modality.strip().lower(), (f"{modality.strip().lower()} recording",))
+    phrasings = [finding_phrasings(str(f)) for f in findings]
+    if len(phrasings) == 2:
+        choices = [(i, j) for i in range(len(phrasings[0])) for j in range(len(phrasings[1]))]
+    else:
+        choices = [tuple(k % len(p) for p in phrasings) for k in range(max(len(p) for p in phrasings))]
+    return [tuple(f"{r[0].upper()}{r[1:]}. {p[k][0].upper()}{p[k][1:]}." for p, k in zip(phrasings, choice))
+            for r in names for choice in choices]

@@ -8,6 +8,13 @@ since the audio head was trained on them.
 
 Scores that cannot rank anything are an error, not an AUROC of 0.5: two classes with the same prompt, or every
 clip scoring every class the same (prompts the teacher cannot tell apart, e.g. cut off before the finding).
+
+`wording_sensitivity` re-scores the same clips with every wording of the prompts the template writer could have
+produced (align.reports.prompt_wordings) and measures how one-dimensional the projected audio is. A weakly
+aligned adapter (the demo's tiny encoder: its projected test clips vary along one axis, and the text head maps
+every report into one narrow cone) ranks the clips in one order or its reverse, and which one depends on where
+the text head puts the two prompts on that line, e.g. on a synonym: its zero-shot AUROC is then x or 1 - x, not
+a measurement of the alignment (measured: tests/zeroshot/measure_demo_zero_shot.py).
 """
 
 from __future__ import annotations
@@ -20,7 +27,7 @@ import torch
 import torch.nn.functional as F
 
 from adapters._errors import UserError
-from align.reports import class_prompts
+from align.reports import class_prompts, prompt_wordings
 
 
 class ZeroShotTie(UserError, ValueError):
@@ -130,3 +137,43 @@ def zero_shot_auroc(aligned, audio_embeddings, labels, task, teacher=None) -> fl
 
     scores = zero_shot_scores(aligned, audio_embeddings, task, teacher)
     return float(auroc(np.asarray(labels), binary_score(scores) if scores.shape[1] == 2 else scores))
+
+
+@torch.no_grad()
+def wording_sensitivity(aligned, audio_embeddings, labels, task, teacher=None) -> dict:
+    """How much the zero-shot AUROC of these clips depends on the prompts' wording: scored with every prompt set
+    of `align.reports.prompt_wordings` (same findings, the writer's synonyms; one recording name per set).
+
+    Args: as `zero_shot_scores`, plus labels: int [N] class indices of the clips.
+    Returns:
+        {"wordings": number of prompt sets scored, "auroc_min", "auroc_median", "auroc_max", "share_above_half":
+        fraction of prompt sets with AUROC > 0.5, "audio_axis_share": share of the variance of the clips'
+        L2-normalised projections on their first principal axis (1.0 = the clips lie on one line)}.
+    """
+    from benchmark_tasks.metrics import auroc
+
+    audio_head, text_head = _heads(aligned)
+    if teacher is None:
+        if not isinstance(aligned, (str, Path)):
+            raise ValueError("wording_sensitivity: pass teacher= when giving heads instead of an aligned directory")
+        teacher = _teacher_for(str(aligned))
+    audio_head.eval()
+    text_head.eval()
+    device = next(audio_head.parameters()).device
+    audio = torch.as_tensor(np.asarray(audio_embeddings, dtype=np.float32)).to(device)
+    a = F.normalize(audio_head(audio), dim=-1)
+    sets = prompt_wordings(task.class_findings or task.labels, task.modality)
+    texts = sorted({p for prompts in sets for p in prompts})
+    row = {p: i for i, p in enumerate(texts)}
+    t = F.normalize(text_head(teacher.encode(texts).float().to(device)), dim=-1)   # [P, D]
+    labels = np.asarray(labels)
+    values = []
+    for prompts in sets:
+        scores = (a @ t[[row[p] for p in prompts]].T).cpu().numpy()
+        values.append(float(auroc(labels, binary_score(scores) if scores.shape[1] == 2 else scores)))
+    centred = a - a.mean(0, keepdim=True)
+    spectrum = torch.linalg.svdvals(centred.double()) ** 2
+    axis = float(spectrum[0] / spectrum.sum()) if float(spectrum.sum()) > 0 else 1.0
+    return {"wordings": len(values), "auroc_min": min(values), "auroc_median": float(np.median(values)),
+            "auroc_max": max(values), "share_above_half": float(np.mean(np.array(values) > 0.5)),
+            "audio_axis_share": axis}
