@@ -110,10 +110,14 @@ def paired_difference(pairs: list[tuple[dict, dict]], n_boot: int = 1000, seed: 
                       alpha: float = 0.05) -> PairedDifference:
     """Mean over tasks of AUROC(b) − AUROC(a) for (a, b) record pairs, with a paired bootstrap interval.
 
-    A resample on which a task's AUROC is undefined (one class only) is redrawn for that task.
+    A resample on which a task's AUROC is undefined (one class only) is redrawn for that task. The result does not
+    depend on the order of `pairs`.
     """
     if not pairs:
         raise ValueError("paired_difference needs at least one (a, b) record pair")
+    # tasks in a fixed order, so the CI does not depend on the order the caller lists them in (the CLI's run order
+    # and the leaderboard's column order must print the same interval)
+    pairs = sorted(pairs, key=lambda p: (str(p[0].get("task", "")), str(p[1].get("task", ""))))
     data = [_aligned_pair(a, b) for a, b in pairs]
     point = float(np.mean([_seed_mean_auroc(y, sb) - _seed_mean_auroc(y, sa) for y, sa, sb in data]))
     rng = np.random.default_rng(seed)

@@ -91,3 +91,18 @@ def test_batched_auroc_equals_the_metric_item_by_item():
         want = [np.mean([auroc(y[b], s[b, :, k]) for k in range(3)]) for b in range(6)]
         np.testing.assert_allclose(got, want, rtol=0, atol=1e-12)
     assert np.isnan(batch_seed_mean_auroc(np.zeros((1, 5), int), rng.random((1, 5, 1, 2))))[0]
+
+
+def test_interval_does_not_depend_on_the_order_tasks_are_listed(tmp_path):
+    """The CLI lists tasks in run order and the leaderboard in column order: both must print one interval."""
+    pairs = []
+    for t, signal in enumerate((0.5, 1.5, 0.2)):
+        y = np.array([0, 1] * (15 + 5 * t))
+        keys = [f"k{i}" for i in range(len(y))]
+        a = _record(tmp_path, f"a{t}", keys, y, _scores(y, 0.8, 10 + t))
+        b = _record(tmp_path, f"b{t}", keys, y, _scores(y, signal, 20 + t))
+        a["task"] = b["task"] = f"task-{'xzy'[t]}"
+        pairs.append((a, b))
+    one = paired_difference(pairs, n_boot=300)
+    other = paired_difference(pairs[::-1], n_boot=300)
+    assert (one.diff, one.lo, one.hi) == pytest.approx((other.diff, other.lo, other.hi), abs=1e-12)
