@@ -104,7 +104,7 @@ def test_extraction_throughput(name, wavs, tmp_path, monkeypatch):
     from torch.utils.flop_counter import FlopCounterMode
 
     import benchmark_tasks.embeddings as embeddings
-    from adapters._audio import load_audio
+    from adapters._audio import load_audio, read_audio, resample
     from adapters._inference import embed_clips
     from benchmark_tasks import Item
 
@@ -113,14 +113,17 @@ def test_extraction_throughput(name, wavs, tmp_path, monkeypatch):
     items = [Item(str(p), i % 2, "train", str(i)) for i, p in enumerate(wavs)]
     decode = [0.0]
 
-    def timed_load(*a, **k):
-        t0 = time.perf_counter()
-        try:
-            return load_audio(*a, **k)
-        finally:
-            decode[0] += time.perf_counter() - t0
+    def timed(fn):
+        def call(*a, **k):
+            t0 = time.perf_counter()
+            try:
+                return fn(*a, **k)
+            finally:
+                decode[0] += time.perf_counter() - t0
+        return call
 
-    monkeypatch.setattr(embeddings, "load_audio", timed_load)
+    monkeypatch.setattr(embeddings, "read_audio", timed(read_audio))      # decode
+    monkeypatch.setattr(embeddings, "resample", timed(resample))          # + resample
     embed_clips(enc, [load_audio(wavs[0], enc.spec.sample_rate)])      # warm-up (kernels, resampler)
 
     gemm = gemm_gflops(threads)
