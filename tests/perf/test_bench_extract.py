@@ -59,25 +59,29 @@ def _official(name: str):
 
 
 class _ModelClock:
-    """Seconds spent inside the encoder's child modules (a child named `frontend` counts as front end; the
-    entries of a ModuleList/ModuleDict child, which is never called itself, are timed one by one)."""
+    """Seconds spent inside the encoder's modules, the front end (a child named `frontend`) excluded. Every
+    submodule is hooked and only the outermost active call is timed, so a model whose children are reached through
+    methods rather than `__call__` (OPERA-CT's HTSAT via forward_features) is timed through the modules it does call,
+    and nested calls are never counted twice."""
 
     def __init__(self, encoder):
-        self.seconds, self._t0, self._handles = 0.0, 0.0, []
+        self.seconds, self._t0, self._depth, self._handles = 0.0, 0.0, 0, []
         for name, child in encoder.named_children():
             if name == "frontend":
                 continue
-            parts = list(child.values() if isinstance(child, torch.nn.ModuleDict) else child) if isinstance(
-                child, (torch.nn.ModuleList, torch.nn.ModuleDict)) else [child]
-            for part in parts:
+            for part in child.modules():
                 self._handles += [part.register_forward_pre_hook(self._start),
                                   part.register_forward_hook(self._stop)]
 
     def _start(self, *_):
-        self._t0 = time.perf_counter()
+        if self._depth == 0:
+            self._t0 = time.perf_counter()
+        self._depth += 1
 
     def _stop(self, *_):
-        self.seconds += time.perf_counter() - self._t0
+        self._depth -= 1
+        if self._depth == 0:
+            self.seconds += time.perf_counter() - self._t0
 
     def close(self):
         for h in self._handles:
