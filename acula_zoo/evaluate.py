@@ -241,7 +241,9 @@ def aligned_overlap(enc, tasks: list, ctx, allow: bool = False) -> dict[str, int
         AlignedError: some task's test split overlaps the training items and `allow` is False.
     """
     from align.aligned import TRAINED_ITEMS, AlignedError
+    from align.guard import file_sha  # memoised: the same recordings are hashed once per run
     from benchmark_tasks import load_items
+    from benchmark_tasks.embeddings import sha256_or_none
 
     if not hasattr(enc, "trained_sha256"):
         return {}
@@ -252,7 +254,8 @@ def aligned_overlap(enc, tasks: list, ctx, allow: bool = False) -> dict[str, int
     counts, totals = {}, {}
     for task in tasks:
         test = [it.path for it in load_items(task, ctx) if it.split == "test"]
-        counts[task.id], totals[task.id] = sum(_sha_or_none(p) in enc.trained_sha256 for p in test), len(test)
+        trained = sum(sha256_or_none(p, file_sha) in enc.trained_sha256 for p in test)
+        counts[task.id], totals[task.id] = trained, len(test)
     hit = {t: n for t, n in counts.items() if n}
     if hit and not allow:
         listed = ", ".join(f"{t} ({n} of {totals[t]} test recordings)" for t, n in hit.items())
@@ -260,16 +263,6 @@ def aligned_overlap(enc, tasks: list, ctx, allow: bool = False) -> dict[str, int
                            f"{listed}; its scores would be leaked: pass --allow-aligned-overlap to score anyway "
                            f"(marked ‡)")
     return counts
-
-
-def _sha_or_none(path: str) -> str | None:
-    """sha256 of a file's bytes, or None when it cannot be read (the extraction reports it, as --on-error says)."""
-    from align.guard import file_sha
-
-    try:
-        return file_sha(path)
-    except OSError:
-        return None
 
 
 def write_run_config(out: Path, config: dict) -> Path:
@@ -429,10 +422,6 @@ def render_comparison(records: list[dict], base: str, aligned: str, control: str
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    if not (args.list_encoders or args.list_tasks):   # listings never load torch
-        from adapters._threads import configure_threads
-
-        configure_threads()
     if args.list_encoders:
         return list_encoders()
     if args.list_tasks:
@@ -447,6 +436,9 @@ def main(argv: list[str] | None = None) -> int:
         print(paths["md"].read_text())
         print("leaderboard: " + ", ".join(str(p) for p in paths.values()))
         return 0
+    from adapters._threads import configure_threads  # only the commands that run models load torch
+
+    configure_threads()
     if args.demo:
         return run_demo(args)
     if args.out is None:

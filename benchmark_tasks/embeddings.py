@@ -64,6 +64,15 @@ def file_sha256(path: str | Path, chunk: int = 1 << 20) -> str:
     return h.hexdigest()
 
 
+def sha256_or_none(path: str | Path, sha=file_sha256) -> str | None:
+    """`sha(path)` (default: file_sha256, the cache key), or None when the file cannot be read: callers that only
+    compare contents leave unreadable files to the extraction, which reports them as --on-error says."""
+    try:
+        return sha(path)
+    except OSError:
+        return None
+
+
 def pipeline_version(encoder) -> str:
     """16-hex version of the code from audio file to cached embedding for `encoder` (recorded in results)."""
     return code_version(type(encoder).__module__, "adapters._inference", "benchmark_tasks.preprocess", __name__)

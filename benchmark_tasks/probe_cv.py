@@ -69,8 +69,7 @@ def _folds(y: np.ndarray, groups: np.ndarray, classification: bool, seed: int = 
 def one_blas_thread(fn):
     """Run `fn` with BLAS on one thread (threadpoolctl, a scikit-learn dependency). These fits are small (hundreds
     of items): a second BLAS thread only adds hand-offs, and on a busy 2-core machine the threads spin against each
-    other (measured there: a warm `evaluate.py --encoder logmel-stats --tasks demo` re-run, 8 tasks, took 173 s
-    wall with 2 BLAS threads and 14 s with 1, the same scores)."""
+    other. The scores do not depend on it."""
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):

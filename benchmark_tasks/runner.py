@@ -90,11 +90,12 @@ def _train_groups(items) -> np.ndarray:
     return np.array([it.group for it in items if it.split == "train"])
 
 
-def cv_splits(task: TaskSpec, items, emb):
-    """(x, y) of train, val, test and the train groups for the logreg probe. When the task's validation split was
-    carved by us (TaskSpec.validation_given is False) it joins train and val is empty, so the regularisation is
-    chosen by group-aware k-fold CV over all training groups rather than on one small carve-out."""
-    if task.validation_given:
+def probe_splits(task: TaskSpec, items, emb, pool_carved_validation: bool):
+    """(x, y) of train, val, test and the train groups a probe is fitted with. With `pool_carved_validation` (the
+    logreg probe) a validation split we carved (TaskSpec.validation_given is False) joins train and val is empty, so
+    the regularisation is chosen by group-aware k-fold CV over all training groups rather than on one small
+    carve-out; OPERA's probe keeps it to pick its epoch."""
+    if task.validation_given or not pool_carved_validation:
         return (*(split_arrays(items, emb, s) for s in ("train", "val", "test")), _train_groups(items))
     fit = [i for i, it in enumerate(items) if it.split in ("train", "val")]
     return ((emb[fit], np.array([items[i].label for i in fit])), (emb[:0], np.array([])),
@@ -105,14 +106,14 @@ def _classification(task: TaskSpec, items, emb, cfg: RunConfig) -> dict:
     from benchmark_tasks import metrics, probe
     from benchmark_tasks.probe_cv import cv_logreg_probe
 
-    (xtr, ytr), (xva, yva), (xte, yte) = (split_arrays(items, emb, s) for s in ("train", "val", "test"))
-    if resolve_probe(cfg.probe, task) == "opera":
+    opera = resolve_probe(cfg.probe, task) == "opera"
+    (xtr, ytr), (xva, yva), (xte, yte), groups = probe_splits(task, items, emb, pool_carved_validation=not opera)
+    if opera:
         n_seeds = cfg.seeds or task.seeds
         # all seeds as one batched head: per seed the result linear_probe gives (tests/unit/test_probe_seeds.py)
         results = probe.linear_probe_seeds(xtr, ytr, xva, yva, xte, yte, len(task.labels), task.probe,
                                            range(n_seeds))
     else:   # deterministic: one run (seeds would repeat it)
-        (xtr, ytr), (xva, yva), (xte, yte), groups = cv_splits(task, items, emb)
         results = [cv_logreg_probe(xtr, ytr, xva, yva, xte, yte, len(task.labels), groups)]
     scores = [float(r.test_score) for r in results]
     mean, std = metrics.mean_std(scores)
@@ -139,14 +140,14 @@ def _regression(task: TaskSpec, items, emb, cfg: RunConfig) -> dict:
         res.pop("predictions", None)  # per-item predictions stay out of the record (size; they are recomputable)
         return {**res, "scores": [f["mae"] for f in res["folds"]], "mean": res["mae_mean"],
                 "std": res["mae_std"]}
-    (xtr, ytr), (xva, yva), (xte, yte) = (split_arrays(items, emb, s) for s in ("train", "val", "test"))
-    if resolve_probe(cfg.probe, task) == "opera":
+    opera = resolve_probe(cfg.probe, task) == "opera"
+    (xtr, ytr), (xva, yva), (xte, yte), groups = probe_splits(task, items, emb, pool_carved_validation=not opera)
+    if opera:
         results = [probe.regression_probe(xtr, ytr.astype(float), xva, yva.astype(float), xte, yte.astype(float),
                                           task.probe, seed) for seed in range(cfg.seeds or task.seeds)]
     else:
         from benchmark_tasks.probe_cv import cv_ridge_probe
 
-        (xtr, ytr), (xva, yva), (xte, yte), groups = cv_splits(task, items, emb)
         results = [cv_ridge_probe(xtr, ytr.astype(float), xva, yva.astype(float), xte, yte.astype(float), groups)]
     maes = [float(r.test_score) for r in results]
     mean, std = metrics.mean_std(maes)

@@ -55,20 +55,11 @@ def resolve_audio(manifest: Path, raw_paths: list[str], policy: ManifestPolicy) 
     return out
 
 
-def _content_sha(path: Path) -> str | None:
-    """sha256 of the file's bytes (the embedding cache's key), None when unreadable (the extraction reports it)."""
-    from benchmark_tasks.embeddings import file_sha256
-
-    try:
-        return file_sha256(path)
-    except OSError:
-        return None
-
-
 def find_overlaps(manifest: Path, audio: list[Path], labels: list[str], splits: list[str],
                   groups: list[str], explicit_groups: bool) -> list[str]:
     """One sentence per problem: duplicate rows, a file with two labels, the same file / audio content / group in
     training (train or val) and test. Group overlap is checked only for groups the manifest names."""
+    from benchmark_tasks.embeddings import sha256_or_none  # the embedding cache's key: contents compared as cached
     problems = []
     by_path: dict[Path, list[int]] = defaultdict(list)
     for i, p in enumerate(audio):
@@ -85,7 +76,7 @@ def find_overlaps(manifest: Path, audio: list[Path], labels: list[str], splits: 
             problems.append(f"{p.name} is listed {len(rows)} times ({_lines(rows)})")
     by_sha: dict[str, list[int]] = defaultdict(list)
     for i, p in enumerate(audio):
-        if len(by_path[p]) == 1 and (sha := _content_sha(p)) is not None:
+        if len(by_path[p]) == 1 and (sha := sha256_or_none(p)) is not None:
             by_sha[sha].append(i)
     for rows in by_sha.values():
         sides = {"test" if splits[i] == "test" else "training" for i in rows}

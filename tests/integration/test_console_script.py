@@ -9,6 +9,7 @@ the installed top-level names are exactly our packages (no `evaluate`, Hugging F
 from __future__ import annotations
 
 import json
+import shutil
 import site
 import subprocess
 import sys
@@ -34,8 +35,12 @@ def fresh_venv(tmp_path_factory):
     deps = [p for p in {sysconfig.get_paths()["purelib"], *site.getsitepackages()} if Path(p).is_dir()]
     (purelib / "_project_deps.pth").write_text("\n".join(deps) + "\n")
     build = tmp_path_factory.mktemp("build")
+    # a copy of the checkout: pip builds a local directory in place (build/, *.egg-info), never in the repo itself
+    source = build / "src"
+    shutil.copytree(ROOT, source, ignore=shutil.ignore_patterns(".git", ".venv", "runs", "bench", "build",
+                                                                  "*.egg-info", "__pycache__"))
     # pyproject's build requirements (setuptools>=68, wheel) come from the package index, as for any user
-    subprocess.run([str(py), "-m", "pip", "install", "-q", "--no-deps", "--target", str(purelib), str(ROOT)],
+    subprocess.run([str(py), "-m", "pip", "install", "-q", "--no-deps", "--target", str(purelib), str(source)],
                    check=True, cwd=build)
     return venv, purelib
 

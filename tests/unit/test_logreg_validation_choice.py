@@ -7,7 +7,7 @@ import soundfile as sf
 from benchmark_tasks import DataContext, load_items
 from benchmark_tasks.datasets.manifest import manifest_task
 from benchmark_tasks.probe_cv import cv_logreg_probe
-from benchmark_tasks.runner import cv_splits
+from benchmark_tasks.runner import probe_splits
 
 
 def _manifest(tmp_path, with_val: bool):
@@ -26,8 +26,10 @@ def test_carved_validation_joins_train_and_cv_picks_the_regularisation(tmp_path)
     items = load_items(task, DataContext(cache_dir=tmp_path))
     assert not task.validation_given and sum(it.split == "val" for it in items) > 0   # carved for OPERA's probe
     emb = np.random.default_rng(0).standard_normal((len(items), 4))
-    (xtr, ytr), (xva, _), (xte, yte), groups = cv_splits(task, items, emb)
+    (xtr, ytr), (xva, _), (xte, yte), groups = probe_splits(task, items, emb, pool_carved_validation=True)
     assert len(xtr) == 36 and len(xva) == 0 and len(xte) == 12 and len(groups) == 36
+    (otr, _), (ova, _), _, _ = probe_splits(task, items, emb, pool_carved_validation=False)   # OPERA's probe
+    assert len(ova) > 0 and len(otr) + len(ova) == 36
     res = cv_logreg_probe(xtr, ytr, xva, np.array([]), xte, yte, 2, groups)
     assert res.history[-1]["selection"]["how"] == "cv" and res.history[-1]["selection"]["folds"] >= 2
 
@@ -36,7 +38,7 @@ def test_given_validation_is_used_as_given(tmp_path):
     task = _manifest(tmp_path, with_val=True)
     items = load_items(task, DataContext(cache_dir=tmp_path))
     emb = np.random.default_rng(0).standard_normal((len(items), 4))
-    (xtr, ytr), (xva, yva), (xte, yte), groups = cv_splits(task, items, emb)
+    (xtr, ytr), (xva, yva), (xte, yte), groups = probe_splits(task, items, emb, pool_carved_validation=True)
     assert task.validation_given and (len(xtr), len(xva), len(xte)) == (28, 8, 12)
     res = cv_logreg_probe(xtr, ytr, xva, yva, xte, yte, 2, groups)
     assert res.history[-1]["selection"]["how"] == "val"
