@@ -88,6 +88,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--on-error", choices=("fail", "skip"), default="fail",
                      help="unreadable audio: stop (default) or leave the file out; a report is written either way")
     run.add_argument("--no-progress", action="store_true", help="no progress bars")
+    run.add_argument("--no-probe-cache", action="store_true",
+                     help="fit every probe again instead of reading results cached under --cache-dir/probes (a "
+                          "cached result is keyed by the embeddings, labels, splits, probe settings and code)")
     run.add_argument("--debug", action="store_true",
                      help="show the traceback of an error caused by the input (default: one line, exit code 2)")
     return p
@@ -318,7 +321,8 @@ def run_evaluation(entries: list, task_selector: str, args, aligned_dir: Path | 
     cfg = RunConfig(out_dir=args.out, cache_dir=args.cache_dir / "embeddings", seeds=args.seeds, probe=probe,
                     batch_size=args.batch_size, on_error=args.on_error,
                     progress=not args.no_progress and rank == 0, aligned_dir=aligned_dir,
-                    native_rate=getattr(args, "native_rate", "auto"), precision=getattr(args, "precision", "fp32"))
+                    native_rate=getattr(args, "native_rate", "auto"), precision=getattr(args, "precision", "fp32"),
+                    probe_cache_dir=None if getattr(args, "no_probe_cache", False) else args.cache_dir / "probes")
     if rank == 0:
         write_run_config(args.out, {"encoders": [label for label, _ in entries], "tasks": [t.id for t in tasks],
                                     "run": {k: str(v) for k, v in asdict(cfg).items()},
