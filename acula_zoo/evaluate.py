@@ -294,13 +294,14 @@ def write_run_config(out: Path, config: dict) -> Path:
     return path
 
 
-def write_run_leaderboard(out: Path, labels: list[str]) -> dict[str, Path]:
-    """Rebuild OUT's leaderboard from every record in OUT (rows of `labels` first, in that order)."""
+def write_run_leaderboard(out: Path, labels: list[str], cache_dir: Path | None = None) -> dict[str, Path]:
+    """Rebuild OUT's leaderboard from every record in OUT (rows of `labels` first, in that order); its PNGs are kept
+    by content under cache_dir/figures (None: always drawn)."""
     from benchmark_tasks.leaderboard import load_leaderboard_records, write_leaderboard
 
     order = {label: i for i, label in enumerate(labels)}
     records = sorted(load_leaderboard_records(out), key=lambda r: order.get(r["encoder_label"], len(order)))
-    return write_leaderboard(out, records)
+    return write_leaderboard(out, records, figure_cache=None if cache_dir is None else cache_dir / "figures")
 
 
 def run_evaluation(entries: list, task_selector: str, args, aligned_dir: Path | None = None,
@@ -347,7 +348,7 @@ def run_evaluation(entries: list, task_selector: str, args, aligned_dir: Path | 
                       f"(see {rec['error_report']})", flush=True)
     if rank != 0 or not leaderboard:
         return records
-    paths = write_run_leaderboard(args.out, [label for label, _ in entries])
+    paths = write_run_leaderboard(args.out, [label for label, _ in entries], args.cache_dir)
     print()
     print(paths["md"].read_text())
     print(f"records in {args.out / 'records'}; leaderboard: {paths['md']}, {paths['html']}, {paths['png']}")
@@ -385,7 +386,7 @@ def run_demo(args) -> int:
     records = run_evaluation(entries, "demo", args, leaderboard=False)
     print()
     print(render_comparison(records, labels["base"], labels["aligned"], labels["control"]))
-    paths = write_run_leaderboard(args.out, [label for label, _ in entries])
+    paths = write_run_leaderboard(args.out, [label for label, _ in entries], args.cache_dir)
     print(f"demo finished in {time.perf_counter() - t0:.0f} s")
     print("demo leaderboard: " + ", ".join(str(paths[k]) for k in ("md", "html", "png", "heatmap") if k in paths))
     return 0
