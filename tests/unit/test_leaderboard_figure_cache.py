@@ -37,6 +37,19 @@ def test_changed_data_or_kind_is_drawn_again(tmp_path):
     assert len({figure_key("bars", DATA), figure_key("bars", changed), figure_key("heatmap", DATA)}) == 3
 
 
+def test_a_user_matplotlibrc_changes_the_key(tmp_path, monkeypatch):
+    from benchmark_tasks import leaderboard_figure_cache as cache
+
+    monkeypatch.chdir(tmp_path)
+    cache._renderer_version.cache_clear()
+    plain = figure_key("bars", DATA)
+    (tmp_path / "matplotlibrc").write_text("font.size: 14\n")
+    cache._renderer_version.cache_clear()
+    styled = figure_key("bars", DATA)
+    cache._renderer_version.cache_clear()
+    assert plain != styled
+
+
 def test_a_corrupt_entry_is_reported_and_drawn_again(tmp_path, capsys):
     calls = []
     cached_figure(tmp_path, "bars", DATA, _drawer(calls))
