@@ -64,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
     cache = args.cache or work / "cache"
     env = {**os.environ, "ACULA_ZOO_CACHE": str(cache)}
     fill_s, _ = run([], evaluate_argv(args, work / "fill"), env)
-    print(f"fill run (cold unless {cache} was warm): {fill_s:.2f} s")
+    print(f"fill run ({cache}; cold unless --cache held a filled one): {fill_s:.2f} s")
     ref = args.reference_root.resolve() if args.reference_root else None
     ref_env = {**env, "ACULA_ZOO_CACHE": str(work / "reference-cache")}
     if ref:
