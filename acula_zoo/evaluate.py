@@ -88,6 +88,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--on-error", choices=("fail", "skip"), default="fail",
                      help="unreadable audio: stop (default) or leave the file out; a report is written either way")
     run.add_argument("--no-progress", action="store_true", help="no progress bars")
+    run.add_argument("--no-probe-cache", action="store_true",
+                     help="fit every probe again instead of reading results cached under --cache-dir/probes (a "
+                          "cached result is keyed by the embeddings, labels, splits, probe settings and code)")
     run.add_argument("--debug", action="store_true",
                      help="show the traceback of an error caused by the input (default: one line, exit code 2)")
     return p
@@ -291,13 +294,14 @@ def write_run_config(out: Path, config: dict) -> Path:
     return path
 
 
-def write_run_leaderboard(out: Path, labels: list[str]) -> dict[str, Path]:
-    """Rebuild OUT's leaderboard from every record in OUT (rows of `labels` first, in that order)."""
+def write_run_leaderboard(out: Path, labels: list[str], cache_dir: Path | None = None) -> dict[str, Path]:
+    """Rebuild OUT's leaderboard from every record in OUT (rows of `labels` first, in that order); its PNGs are kept
+    by content under cache_dir/figures (None: always drawn)."""
     from benchmark_tasks.leaderboard import load_leaderboard_records, write_leaderboard
 
     order = {label: i for i, label in enumerate(labels)}
     records = sorted(load_leaderboard_records(out), key=lambda r: order.get(r["encoder_label"], len(order)))
-    return write_leaderboard(out, records)
+    return write_leaderboard(out, records, figure_cache=None if cache_dir is None else cache_dir / "figures")
 
 
 def run_evaluation(entries: list, task_selector: str, args, aligned_dir: Path | None = None,
@@ -318,7 +322,8 @@ def run_evaluation(entries: list, task_selector: str, args, aligned_dir: Path | 
     cfg = RunConfig(out_dir=args.out, cache_dir=args.cache_dir / "embeddings", seeds=args.seeds, probe=probe,
                     batch_size=args.batch_size, on_error=args.on_error,
                     progress=not args.no_progress and rank == 0, aligned_dir=aligned_dir,
-                    native_rate=getattr(args, "native_rate", "auto"), precision=getattr(args, "precision", "fp32"))
+                    native_rate=getattr(args, "native_rate", "auto"), precision=getattr(args, "precision", "fp32"),
+                    probe_cache_dir=None if getattr(args, "no_probe_cache", False) else args.cache_dir / "probes")
     if rank == 0:
         write_run_config(args.out, {"encoders": [label for label, _ in entries], "tasks": [t.id for t in tasks],
                                     "run": {k: str(v) for k, v in asdict(cfg).items()},
@@ -343,7 +348,7 @@ def run_evaluation(entries: list, task_selector: str, args, aligned_dir: Path | 
                       f"(see {rec['error_report']})", flush=True)
     if rank != 0 or not leaderboard:
         return records
-    paths = write_run_leaderboard(args.out, [label for label, _ in entries])
+    paths = write_run_leaderboard(args.out, [label for label, _ in entries], args.cache_dir)
     print()
     print(paths["md"].read_text())
     print(f"records in {args.out / 'records'}; leaderboard: {paths['md']}, {paths['html']}, {paths['png']}")
@@ -381,7 +386,7 @@ def run_demo(args) -> int:
     records = run_evaluation(entries, "demo", args, leaderboard=False)
     print()
     print(render_comparison(records, labels["base"], labels["aligned"], labels["control"]))
-    paths = write_run_leaderboard(args.out, [label for label, _ in entries])
+    paths = write_run_leaderboard(args.out, [label for label, _ in entries], args.cache_dir)
     print(f"demo finished in {time.perf_counter() - t0:.0f} s")
     print("demo leaderboard: " + ", ".join(str(paths[k]) for k in ("md", "html", "png", "heatmap") if k in paths))
     return 0

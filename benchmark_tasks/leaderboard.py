@@ -54,17 +54,23 @@ def render_markdown(records: list[dict], n_boot: int = 1000) -> str:
     return render(lb.board, lb.comparisons)
 
 
-def write_leaderboard(out_dir: str | Path, records: list[dict], n_boot: int = 1000) -> dict[str, Path]:
+def write_leaderboard(out_dir: str | Path, records: list[dict], n_boot: int = 1000,
+                      figure_cache: str | Path | None = None) -> dict[str, Path]:
     """Write leaderboard.{md,csv,html,png} (and leaderboard_heatmap.png when some aligned row has its base row)
-    into out_dir; returns their paths by kind ("md", "csv", "html", "png", "heatmap")."""
+    into out_dir; returns their paths by kind ("md", "csv", "html", "png", "heatmap"). figure_cache: a folder where
+    the PNGs are kept by content (benchmark_tasks/leaderboard_figure_cache.py), so unchanged figures are not drawn
+    again; None: always drawn."""
+    from benchmark_tasks.leaderboard_figure_cache import cached_figure
     from benchmark_tasks.leaderboard_html import render_html
-    from benchmark_tasks.leaderboard_plots import bar_chart, heat_map
+    from benchmark_tasks.leaderboard_plots import bar_chart_data, draw_bar_chart, draw_heat_map, heat_map_data
     from benchmark_tasks.leaderboard_text import render_csv
     from benchmark_tasks.leaderboard_text import render_markdown as render_md
 
     lb = build(records, n_boot)
     out = Path(out_dir)
-    bars, heat = bar_chart(lb.board), heat_map(lb.comparisons)
+    bars = cached_figure(figure_cache, "bars", bar_chart_data(lb.board), draw_bar_chart)
+    heat_data = heat_map_data(lb.comparisons)
+    heat = None if heat_data is None else cached_figure(figure_cache, "heatmap", heat_data, draw_heat_map)
     paths = {"md": out / "leaderboard.md", "csv": out / "leaderboard.csv", "html": out / "leaderboard.html",
              "png": out / "leaderboard.png"}
     write_text(paths["md"], render_md(lb.board, lb.comparisons))

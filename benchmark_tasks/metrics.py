@@ -17,7 +17,6 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import numpy as np
-from scipy.stats import rankdata
 
 
 def _as_labels(y_true, n_rows: int | None = None) -> np.ndarray:
@@ -33,6 +32,8 @@ def _as_labels(y_true, n_rows: int | None = None) -> np.ndarray:
 
 def _binary_auroc(positive: np.ndarray, score: np.ndarray) -> float:
     """AUROC of `score` for the boolean mask `positive` via the rank-sum (Mann-Whitney) statistic."""
+    from scipy.stats import rankdata  # here, not at the top: a run whose probes are all cached never needs scipy
+
     n_pos = int(positive.sum())
     n_neg = len(positive) - n_pos
     ranks = rankdata(score)  # average ranks: a tie between a positive and a negative counts 1/2

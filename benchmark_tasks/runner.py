@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 
+from adapters._code_version import code_version
 from benchmark_tasks._registry import DataContext, load_items
 from benchmark_tasks._spec import TaskSpec, split_fingerprint
 from benchmark_tasks.embeddings import ExtractionFailed, extract_embeddings, pipeline_version, write_error_report
 from benchmark_tasks.paired import write_test_scores
 from benchmark_tasks.preprocess import preprocess_for
+from benchmark_tasks.probe_cache import cached_probe, probe_key
 from benchmark_tasks.probes import get_probe
 
 
@@ -30,6 +32,8 @@ class RunConfig:
         weight-free baselines (openSMILE, log-mel statistics) compute features at each file's own sample rate;
         learned encoders always run at their trained rate.
     precision: the encoder's compute precision, "fp32" or "bf16" (bfloat16 autocast; its own cache entries).
+    probe_cache_dir: where OPERA's and the logreg probe's results are cached by content
+        (benchmark_tasks/probe_cache.py); None: every probe is fitted.
     """
 
     out_dir: Path
@@ -43,6 +47,7 @@ class RunConfig:
     aligned_dir: Path | None = None
     native_rate: str = "auto"
     precision: str = "fp32"
+    probe_cache_dir: Path | None = None
 
 
 NATIVE_RATE_MODES = ("auto", "on", "off")
@@ -155,6 +160,30 @@ def _regression(task: TaskSpec, items, emb, cfg: RunConfig) -> dict:
     return {"scores": maes, "mean": mean, "std": std, "mape": metrics.mean_std(mapes)}
 
 
+def probe_spec(task: TaskSpec, cfg: RunConfig) -> dict:
+    """What, besides the items and embeddings, decides the result of this module's probes on `task` (part of the
+    probe cache key): the probe and its hyper-parameters, seeds, bootstrap resamples, how the splits are pooled,
+    the code of this module and of every probe module it imports, and the torch thread count."""
+    import torch
+
+    return {"probe": resolve_probe(cfg.probe, task), "kind": task.kind, "n_labels": len(task.labels),
+            "split": task.split, "validation_given": task.validation_given, "probe_config": asdict(task.probe),
+            "seeds": cfg.seeds or task.seeds, "n_boot": cfg.n_boot, "torch_threads": torch.get_num_threads(),
+            "code": code_version(__name__, "benchmark_tasks.probe_cache")}
+
+
+def run_probe(task: TaskSpec, items, emb: np.ndarray, cfg: RunConfig) -> tuple[dict, bool]:
+    """(the probe's result dict, whether it was read from the probe cache) for `items` [N] and `emb` [N, D]."""
+    if resolve_probe(cfg.probe, task) not in ("opera", "logreg"):
+        return get_probe(cfg.probe)(task, items, emb, cfg), False   # another package's (zero-shot: align)
+    fn = _regression if task.kind == "regression" else _classification
+    if cfg.probe_cache_dir is None:
+        return fn(task, items, emb, cfg), False
+    key = probe_key(emb, [it.label for it in items], [it.split for it in items], [it.group for it in items],
+                    probe_spec(task, cfg))
+    return cached_probe(cfg.probe_cache_dir, key, lambda: fn(task, items, emb, cfg))
+
+
 def evaluate_task(encoder, encoder_label: str, task: TaskSpec, ctx: DataContext, cfg: RunConfig,
                   extract_only: bool = False) -> dict | None:
     """Run the whole line for one (encoder, task) and write its record; returns the record.
@@ -192,11 +221,7 @@ def evaluate_task(encoder, encoder_label: str, task: TaskSpec, ctx: DataContext,
     rec = new_record(encoder, encoder_label, task, protocol, split_fingerprint(ok), n_items)
     rec["pipeline_version"] = pipeline_version(encoder)
     rec["precision"] = ext.precision
-    if resolve_probe(cfg.probe, task) not in ("opera", "logreg"):
-        fn = get_probe(cfg.probe)   # provided by another package (zero-shot: align.zero_shot_probe)
-    else:
-        fn = _regression if task.kind == "regression" else _classification
-    scores = fn(task, ok, ext.embeddings, cfg)
+    scores, probe_cached = run_probe(task, ok, ext.embeddings, cfg)
     per_item = scores.pop(TEST_SCORES, None)
     rec.update(scores)
     rec["n_errors"] = len(ext.errors)
@@ -204,7 +229,7 @@ def evaluate_task(encoder, encoder_label: str, task: TaskSpec, ctx: DataContext,
     rec["n_warnings"] = len(ext.warnings)
     rec["error_report"] = str(report)
     rec["timings"] = {"extract_s": round(t1 - t0, 3), "probe_s": round(time.perf_counter() - t1, 3),
-                      "computed": ext.computed, "cached": ext.cached}
+                      "computed": ext.computed, "cached": ext.cached, "probe_cached": probe_cached}
     rec["record_path"] = str(write_record(cfg.out_dir, rec))
     if per_item is not None:   # for paired comparisons between encoders (benchmark_tasks.paired)
         write_test_scores(rec["record_path"], [it.key for it in ok if it.split == "test"], *per_item)

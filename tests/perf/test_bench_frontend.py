@@ -104,11 +104,14 @@ def test_cli_listing_time():
 
 
 def test_warm_evaluate_rerun(tmp_path):
-    """`python evaluate.py --encoder logmel-stats --tasks demo` run twice on one cache: the second run (every
-    embedding cached, a new out dir) end to end, wall time, target <= 3 s. The first run (demo data generated,
-    every clip embedded) is its reference. The note splits the warm run by the records' own timings: extraction
-    (hashing the audio files, reading cache entries), probes (8 cross-validated logistic regressions with
-    bootstrap CIs) and the rest (interpreter, imports, encoder build, leaderboard files)."""
+    """`python evaluate.py --encoder logmel-stats --tasks demo` run on one cache: a warm run (every embedding, probe
+    result and leaderboard figure cached, a new out dir) end to end, wall time, best of two, target <= 3 s. The first
+    run (demo data generated, every clip embedded, every probe fitted) is its reference. The note splits the warm
+    run by the records' own timings: extraction (hashing the audio files, reading cache entries), probes (read from
+    the probe cache: benchmark_tasks/probe_cache.py) and the rest (interpreter, imports, encoder build, leaderboard
+    files), with `python -c "import torch"` timed between the warm runs (the floor of any run that builds an
+    encoder); and gives a warm run with `--no-probe-cache` (probes fitted again: 8 cross-validated logistic
+    regressions with bootstrap CIs). Where the rest goes: tests/perf/profile_warm_run.py."""
     import json
     import os
     import subprocess
@@ -117,22 +120,38 @@ def test_warm_evaluate_rerun(tmp_path):
     root = Path(__file__).resolve().parents[2]
     env = {**os.environ, "ACULA_ZOO_CACHE": str(tmp_path / "cache")}
 
-    def run(out: str) -> float:
+    def run(out: str, *extra: str) -> float:
         t0 = time.perf_counter()
         subprocess.run([sys.executable, "evaluate.py", "--encoder", "logmel-stats", "--tasks", "demo", "--out",
-                        str(tmp_path / out), "--no-progress"], cwd=root, env=env, check=True, capture_output=True)
+                        str(tmp_path / out), "--no-progress", *extra], cwd=root, env=env, check=True,
+                       capture_output=True)
         return time.perf_counter() - t0
 
-    cold_s, warm_s = run("cold"), run("warm")
     def records(out: str) -> list[dict]:
         return [json.loads(p.read_text()) for p in (tmp_path / out / "records").glob("*.json")]
 
-    warm, cold = records("warm"), records("cold")
-    assert len(warm) == 8 and all(r["timings"]["computed"] == 0 for r in warm)
-    assert {r["task"]: r["mean"] for r in warm} == {r["task"]: r["mean"] for r in cold}
+    def torch_import() -> float:   # the floor of any run that builds an encoder, timed between the warm runs
+        t0 = time.perf_counter()
+        subprocess.run([sys.executable, "-c", "import torch"], cwd=root, env=env, check=True, capture_output=True)
+        return time.perf_counter() - t0
+
+    cold_s = run("cold")
+    warm_runs = {"warm": run("warm"), "refit": run("refit", "--no-probe-cache")}
+    floor_s = torch_import()
+    warm_runs["warm2"] = run("warm2")
+    floor_s = min(floor_s, torch_import())
+    best = min(("warm", "warm2"), key=warm_runs.get)
+    warm_s, warm, cold = warm_runs[best], records(best), records("cold")
+    assert len(warm) == 8 and all(r["timings"]["computed"] == 0 and r["timings"]["probe_cached"] for r in warm)
+    assert all(not r["timings"]["probe_cached"] for r in records("refit") + cold)
+    for other in (cold, records("refit")):
+        assert {r["task"]: (r["mean"], r["ci95"]) for r in warm} == {r["task"]: (r["mean"], r["ci95"]) for r in other}
     extract = sum(r["timings"]["extract_s"] for r in warm)
     probe = sum(r["timings"]["probe_s"] for r in warm)
     figure("evaluate/logmel-stats_demo_warm_rerun", warm_s, "s", reference=cold_s,
-           reference_name="first run (demo generated, all clips embedded)", ratio=cold_s / warm_s,
-           target="<= 3 s", met=warm_s <= 3.0,
-           note=f"warm run: extraction {extract:.1f} s, probes {probe:.1f} s, rest {warm_s - extract - probe:.1f} s")
+           reference_name="first run (demo generated, all clips embedded, all probes fitted)", ratio=cold_s / warm_s,
+           target="<= 3 s", met=warm_s <= 3.0, warm_no_probe_cache_s=round(warm_runs["refit"], 2),
+           torch_import_s=round(floor_s, 2),
+           note=f"warm run (best of 2): extraction {extract:.1f} s, probes {probe:.1f} s (8 of 8 read from the "
+                f"probe cache), rest {warm_s - extract - probe:.1f} s, of which `import torch` alone takes "
+                f"{floor_s:.1f} s; with --no-probe-cache {warm_runs['refit']:.1f} s")
