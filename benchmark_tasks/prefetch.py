@@ -11,6 +11,7 @@ from __future__ import annotations
 import queue
 import threading
 from collections.abc import Callable, Iterable, Iterator
+from functools import lru_cache
 
 _DONE = object()
 
@@ -83,12 +84,25 @@ class Prefetch:
         """Give this thread `torch_threads` intra-op threads; returns what undoes it.
 
         torch.set_num_threads also sets the count that threads started later inherit, so it is put back when this
-        thread ends; the caller's own thread keeps its count throughout (OpenMP's setting is per thread).
+        thread ends; the caller's own thread keeps its count throughout (OpenMP's setting is per thread). Torch
+        builds with another parallel backend share one pool between threads, whose size cannot change once it is
+        used: there nothing is changed.
         """
         if self._torch_threads is None:
             return lambda: None
         import torch
 
+        if not openmp_backend():
+            return lambda: None
+
         before = torch.get_num_threads()
         torch.set_num_threads(self._torch_threads)
         return lambda: torch.set_num_threads(before)
+
+
+@lru_cache(maxsize=1)
+def openmp_backend() -> bool:
+    """Whether torch's intra-op parallelism is OpenMP (a thread count per calling thread)."""
+    import torch
+
+    return "parallel backend: OpenMP" in torch.__config__.parallel_info()

@@ -5,7 +5,7 @@ import threading
 import pytest
 import torch
 
-from benchmark_tasks.prefetch import Prefetch
+from benchmark_tasks.prefetch import Prefetch, openmp_backend
 
 
 def _prefetch_threads() -> list[threading.Thread]:
@@ -79,6 +79,7 @@ def two_torch_threads():
     torch.set_num_threads(old)
 
 
+@pytest.mark.skipif(not openmp_backend(), reason="per-thread counts exist only with torch's OpenMP backend")
 def test_the_thread_uses_one_torch_thread_and_the_callers_count_is_kept(two_torch_threads):
     before = two_torch_threads
     inside = []
