@@ -14,7 +14,9 @@ of SECONDS s at 44.1 kHz written to a temporary folder, all measured in one run,
   `frontend`), outside the model = 1 - model / wall; and, to read it: decode + resample (time inside
   `read_audio` + `resample`, in the prefetch thread, so overlapped with the model), the caller's wait for the
   prefetch thread (the part of decoding not hidden), hashing (`file_sha256`, up front, in the caller) and the rest
-  (front end computed in functional code, cache writes);
+  (front end computed in functional code, cache writes). Decoding hidden behind the model still takes CPU: where
+  the model already keeps every core busy it slows the model instead, which the share does not show and the
+  prefetch speed-up (wall clock, thread vs in order) does;
 * achieved model GFLOP/s (torch.utils.flop_counter.FlopCounterMode over one batch's `embed_windowed`, divided by
   that batch's model time) as a share of the fp32 GEMM rate (`_report.gemm_gflops`) measured just before;
 * bf16 (`precision="bf16"`, bfloat16 autocast) against fp32 on BF16_CLIPS clips: relative embedding difference
