@@ -26,6 +26,7 @@ from adapters._errors import AudioReadError
 from adapters._inference import embed_clips, precision_context
 from adapters._io import atomic_path, write_json
 from benchmark_tasks.cache_entry import SUFFIX, CorruptEntry, decode_entry, encode_entry
+from benchmark_tasks.prefetch import Prefetch
 from benchmark_tasks.preprocess import Preprocess
 
 
@@ -136,7 +137,6 @@ def extract_embeddings(encoder, items: list, cache_dir: str | Path, prep: Prepro
         return root / k[:2] / f"{k}{SUFFIX}"
 
     vectors: dict[int, np.ndarray] = {}
-    file_warnings: dict[int, list[str]] = {}
     repaired: list[dict] = []
 
     def read_entry(i: int) -> bool:
@@ -162,32 +162,24 @@ def extract_embeddings(encoder, items: list, cache_dir: str | Path, prep: Prepro
     todo = [i for i in mine if keys[i] is not None and not read_entry(i)]
     computed = 0
     bar = tqdm(total=len(todo), desc=desc, unit="clip", disable=not progress or not todo, leave=False)
-    for start in range(0, len(todo), batch_size):
-        by_rate: dict[int, tuple[list[int], list[np.ndarray]]] = {}   # one rate unless the encoder is native-rate
-        for i in todo[start:start + batch_size]:
-            try:
-                wav, file_rate = read_audio(items[i].path)
-                rate = encoder.decode_rate(file_rate)
-                wav = resample(wav, file_rate, rate)
-                file_warnings[i] = audio_warnings(items[i].path, wav)
-                idx, clips = by_rate.setdefault(rate, ([], []))
-                clips.append(prep.apply(wav, rate))
-                idx.append(i)
-            except AudioReadError as exc:
-                errors.append({"path": exc.path, "reason": exc.reason})
+    batches = [todo[start:start + batch_size] for start in range(0, len(todo), batch_size)]
+    # batch k+1 is read, resampled and preprocessed in a background thread while the model runs batch k
+    with Prefetch(lambda batch: _decode_batch(encoder, items, batch, prep), batches) as decoded:
+        for batch, audio in zip(batches, decoded):
+            errors.extend(audio.errors)
+            for i in audio.unreadable:
                 keys[i] = None
-        for rate, (batch_idx, clips) in by_rate.items():
-            for i, row in _embed_or_report(encoder.at_rate(rate), batch_idx, clips, batch_size, prep, items,
-                                            errors, precision):
+            for i, row in _embed_decoded(encoder, audio, batch_size, prep, items, errors, precision):
                 if row is None:
                     keys[i] = None
                     continue
                 with atomic_path(entry(keys[i])) as tmp:
-                    tmp.write_bytes(encode_entry(namespace, keys[i], row, file_warnings[i]))
+                    tmp.write_bytes(encode_entry(namespace, keys[i], row, audio.warnings[i]))
                 vectors[i] = row
-                warnings.extend({"path": str(items[i].path), "warning": w} for w in file_warnings[i])
+                warnings.extend({"path": str(items[i].path), "warning": w} for w in audio.warnings[i])
                 computed += 1
-        bar.update(len(todo[start:start + batch_size]))
+            del audio                  # its waveforms go before the thread decodes the batch after the next
+            bar.update(len(batch))
     bar.close()
     if world > 1:
         import torch.distributed as dist
@@ -205,6 +197,48 @@ def extract_embeddings(encoder, items: list, cache_dir: str | Path, prep: Prepro
     emb = np.stack([vectors[i] for i in ok]) if ok else np.zeros((0, encoder.out_dim))
     return ExtractionResult(emb.astype(np.float32), [items[i] for i in ok], errors, computed,
                             len(ok) - computed, warnings, repaired, precision)
+
+
+@dataclass
+class DecodedBatch:
+    """One batch of items read and made ready for the encoder (built in the prefetch thread).
+
+    by_rate: {rate Hz: (item indices, [S_i] float32 clips after `prep`)}, one rate unless the encoder is native-rate;
+    errors: [{"path", "reason"}] of the items that could not be read, in item order; unreadable: their indices;
+    warnings: {item index: [warning]} for the items read."""
+
+    by_rate: dict[int, tuple[list[int], list[np.ndarray]]] = field(default_factory=dict)
+    errors: list[dict] = field(default_factory=list)
+    unreadable: list[int] = field(default_factory=list)
+    warnings: dict[int, list[str]] = field(default_factory=dict)
+
+
+def _decode_batch(encoder, items: list, batch: list[int], prep: Preprocess) -> DecodedBatch:
+    """Read, resample to the encoder's decode rate and apply `prep` to items[i] for i in `batch`.
+
+    The encoder's own length policy (`encoder.prepare`) is left to embed_clips: it is a crop or a pad, cheap, and
+    embed_clips applies it in any case."""
+    out = DecodedBatch()
+    for i in batch:
+        try:
+            wav, file_rate = read_audio(items[i].path)
+            rate = encoder.decode_rate(file_rate)
+            wav = resample(wav, file_rate, rate)
+            out.warnings[i] = audio_warnings(items[i].path, wav)
+            idx, clips = out.by_rate.setdefault(rate, ([], []))
+            clips.append(prep.apply(wav, rate))
+            idx.append(i)
+        except AudioReadError as exc:
+            out.errors.append({"path": exc.path, "reason": exc.reason})
+            out.unreadable.append(i)
+    return out
+
+
+def _embed_decoded(encoder, audio: DecodedBatch, batch_size: int, prep: Preprocess, items: list,
+                   errors: list[dict], precision: str):
+    """Yield (item index, [D] vector or None) for every clip of a decoded batch, rate group by rate group."""
+    for rate, (idx, clips) in audio.by_rate.items():
+        yield from _embed_or_report(encoder.at_rate(rate), idx, clips, batch_size, prep, items, errors, precision)
 
 
 def _embed_or_report(encoder, idx: list[int], clips: list, batch_size: int, prep: Preprocess, items: list,
