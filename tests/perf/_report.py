@@ -98,6 +98,7 @@ def machine() -> dict:
             "torch_threads": torch.get_num_threads(), "torch": torch.__version__, "python": platform.python_version(),
             "avx512_bf16": "avx512_bf16" in flags, "amx_bf16": "amx_bf16" in flags,
             "gemm_gflops_1_thread": round(gemm_gflops(1), 1), "gemm_gflops_all_threads": round(gemm_gflops(cores), 1),
+            "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY", "(OpenMP default)"),
             "load_average": os.getloadavg() if hasattr(os, "getloadavg") else None}
 
 
@@ -115,7 +116,7 @@ def render_md(report: dict) -> str:
              f"Machine: {m['cores_available']} cores, torch {m['torch']} ({m['torch_threads']} threads), "
              f"fp32 GEMM {m['gemm_gflops_1_thread']} GFLOP/s on 1 thread, {m['gemm_gflops_all_threads']} on all; "
              f"AVX-512 BF16 {'yes' if m['avx512_bf16'] else 'no'}, AMX {'yes' if m['amx_bf16'] else 'no'}; "
-             f"load average at start {m['load_average']}.", "",
+             f"OMP_WAIT_POLICY {m.get('omp_wait_policy')}; load average at start {m['load_average']}.", "",
              f"Targets met: {report['met']} of {report['with_target']}.", "",
              "| figure | ours | reference | ratio | target | met | note |", "|---|---|---|---|---|---|---|"]
     for r in report["figures"]:

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import time
 
-import _report  # tests/perf is on sys.path (pytest rootdir-less conftest, prepend import mode)
+# The command lines run models under a passive OpenMP wait policy (adapters/_threads.py); so do the benchmarks, for
+# ours and the references alike. It must be set before torch starts its OpenMP pool, hence at import.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+import _report  # noqa: E402  # tests/perf is on sys.path (pytest rootdir-less conftest, prepend import mode)
 
 _STATE: dict = {}
 
