@@ -5,9 +5,10 @@ Usage (from the repository root):
     python tests/perf/compare_revision.py --encoder opera-ct --base 40325f2 --batch 8 --threads 1 --rounds 3
 
 The revision's tree is written to a temporary folder (`git archive`); each round runs one subprocess per side,
-base first on even rounds and this tree first on odd ones, each building the encoder at official size with random
-weights (tests/perf/test_bench_extract.py `_official`, from its own tree), embedding one `native_batch` of B clips
-once as a warm-up and then timing the model (front end excluded, `_ModelClock`) best of two calls. Printed: the best
+base first on even rounds and this tree first on odd ones, each importing `adapters` from its side's tree,
+building the encoder at official size with random weights (`_official` of tests/perf/test_bench_extract.py),
+embedding one `native_batch` of B clips once as a warm-up and then timing the model (front end excluded,
+`_ModelClock`) best of two calls. Printed: the best
 model seconds per side over all rounds, base / this tree as a speed-up, and the largest relative difference between
 the two sides' embeddings (same weights, same clips). Rounds interleave so that load on a shared machine hits both
 sides alike; still, read the ratio, not the seconds.
@@ -27,12 +28,15 @@ ROOT = HERE.parents[1]
 
 def worker(root: str, encoder: str, batch: int, threads: int, out: str) -> None:
     """In a fresh process: time `encoder` from the tree at `root`; print model seconds, save the embeddings."""
-    sys.path[:0] = [root, str(Path(root) / "tests" / "perf"), str(HERE)]
     import numpy as np
     import torch
-    from profile_extract import model_seconds, native_batch
-    from test_bench_extract import _official
+    from profile_extract import _official, model_seconds, native_batch  # puts this tree first on sys.path
 
+    sys.path.insert(0, root)          # ... so the encoder's code is imported after this, from `root`
+    import adapters
+
+    if Path(adapters.__file__).resolve().parents[1] != Path(root).resolve():
+        raise RuntimeError(f"imported {adapters.__file__}, not the tree at {root}")
     torch.set_num_threads(threads)
     enc = _official(encoder)
     wav = native_batch(enc, batch)
