@@ -4,10 +4,12 @@ Usage (from the repository root):
 
     python tests/perf/profile_extract.py --encoder opera-ct --batch 8
     python tests/perf/profile_extract.py --encoder clap --batch 8 --threads 1 --top 25
+    git archive 40325f2 | tar -x -C /tmp/old && python tests/perf/profile_extract.py --encoder clap --code /tmp/old
 
 The encoder is built at its official size with random weights (as tests/perf/test_bench_extract.py builds it) and
 fed one batch of B noise clips at its native length (NATIVE_SECONDS, at the encoder's sample rate). For each thread
-count (1 and all available CPUs, or the `--threads` given) the script prints:
+count (1 and all available CPUs, or the `--threads` given) the batch runs as `embed_clips` runs it (passes of the
+encoder's declared `spec.sub_batch`), and the script prints:
 
 * the top entries of torch.profiler's table sorted by self CPU time (one profiled call after a warm-up call);
 * the model's FLOPs over that batch (torch.utils.flop_counter.FlopCounterMode, front end included: it is a few
@@ -39,6 +41,16 @@ from test_bench_extract import _ModelClock, _official  # noqa: E402
 NATIVE_SECONDS = {"hear": 2.0, "beats": 10.0, "clap": 10.0, "opera-ct": 8.0, "opera-gt": 8.18, "opera-ce": 8.0}
 
 
+def embed_in_sub_batches(encoder, wav: torch.Tensor) -> torch.Tensor:
+    """What `adapters._inference.embed_clips` runs for one batch: passes of the encoder's `spec.sub_batch` (one
+    pass with code older than sub-batching)."""
+    try:
+        from adapters._inference import embed_in_sub_batches as run
+    except ImportError:
+        return encoder.embed_windowed(wav, None)
+    return run(encoder, wav)
+
+
 def native_batch(encoder, batch: int, seed: int = 0) -> torch.Tensor:
     """[batch, S] noise clips (std 0.1) of the encoder's native length after its `prepare`."""
     rng = np.random.default_rng(seed)
@@ -54,7 +66,7 @@ def model_seconds(encoder, wav: torch.Tensor, repeats: int) -> float:
         clock = _ModelClock(encoder)
         try:
             with torch.inference_mode():
-                encoder.embed_windowed(wav, None)
+                embed_in_sub_batches(encoder, wav)
         finally:
             clock.close()
         best = min(best, clock.seconds)
@@ -81,7 +93,7 @@ def flop_counter():
 def forward_flops(encoder, wav: torch.Tensor) -> int:
     """FLOPs of one `embed_windowed` call over `wav` (matmuls, convolutions, attention)."""
     with torch.inference_mode(), flop_counter() as counter:
-        encoder.embed_windowed(wav, None)
+        embed_in_sub_batches(encoder, wav)
     return counter.get_total_flops()
 
 
@@ -90,7 +102,7 @@ def profile_table(encoder, wav: torch.Tensor, top: int) -> str:
     from torch.profiler import ProfilerActivity, profile
 
     with torch.inference_mode(), profile(activities=[ProfilerActivity.CPU]) as prof:
-        encoder.embed_windowed(wav, None)
+        embed_in_sub_batches(encoder, wav)
     return prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=top)
 
 
@@ -100,14 +112,18 @@ def report(name: str, batch: int, threads: int, top: int, repeats: int) -> dict:
     encoder = _official(name)
     wav = native_batch(encoder, batch)
     with torch.inference_mode():
-        encoder.embed_windowed(wav, None)                     # warm-up: kernels, caches, lazily built buffers
+        embed_in_sub_batches(encoder, wav)                     # warm-up: kernels, caches, lazily built buffers
     gemm = gemm_gflops(threads)
     flops = forward_flops(encoder, wav)
     t0 = time.perf_counter()
     seconds = model_seconds(encoder, wav, repeats)
     wall = time.perf_counter() - t0
     achieved = flops / seconds / 1e9
-    print(f"\n=== {name}: batch {batch} x {NATIVE_SECONDS[name]:g} s, {threads} thread(s) ===")
+    import adapters
+
+    passes = getattr(encoder.spec, "sub_batch", None) or batch
+    print(f"\n=== {name}: batch {batch} x {NATIVE_SECONDS[name]:g} s in passes of {min(passes, batch)}, "
+          f"{threads} thread(s), code {Path(adapters.__file__).parents[1]} ===")
     print(profile_table(encoder, wav, top))
     print(f"{name} threads={threads} batch={batch}: {flops / 1e9:.1f} GFLOP per batch, model {seconds:.3f} s "
           f"(best of {repeats}, {wall:.1f} s wall) -> {achieved:.1f} GFLOP/s; fp32 GEMM {gemm:.1f} GFLOP/s; "
@@ -124,7 +140,12 @@ def main(argv: list[str] | None = None) -> list[dict]:
                         help="thread counts to profile (default: 1 and all available CPUs)")
     parser.add_argument("--top", type=int, default=15, help="rows of the profiler table (default 15)")
     parser.add_argument("--repeats", type=int, default=2, help="timed calls for the GFLOP/s figure (best of)")
+    parser.add_argument("--code", default=None,
+                        help="import the encoders from this checkout instead (e.g. a `git archive` of an older "
+                             "revision, for before/after figures from the same script)")
     args = parser.parse_args(argv)
+    if args.code:
+        sys.path.insert(0, str(Path(args.code).resolve()))
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
     threads = args.threads or sorted({1, cores})
     return [report(args.encoder, args.batch, t, args.top, args.repeats) for t in threads]
