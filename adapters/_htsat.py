@@ -42,11 +42,20 @@ def window_partition(x: Tensor, w: int) -> Tensor:
     return x.permute(0, 1, 3, 2, 4, 5).reshape(-1, w, w, c)
 
 
-def window_reverse(windows: Tensor, w: int, h: int, wd: int) -> Tensor:
-    """Inverse of window_partition: [B * H/w * W/w, w, w, C] -> [B, H, W, C]."""
-    b = windows.shape[0] // ((h // w) * (wd // w))
-    x = windows.view(b, h // w, wd // w, w, w, -1)
-    return x.permute(0, 1, 3, 2, 4, 5).reshape(b, h, wd, -1)
+def window_order(resolution: int, window: int, shift: int) -> Tensor | None:
+    """[r*r] long: the token (row-major index on the r x r grid) at each position of the shifted windows.
+
+    Position j of the result is (window, row in window, column in window) after a cyclic shift of the grid by
+    -shift, i.e. `window_partition(torch.roll(grid, (-shift, -shift)), window)` read as one index. Gathering the
+    tokens [B, r*r, C] with it does the roll and the partition in one copy instead of three; gathering with its
+    inverse undoes both. None when the window covers the whole unshifted grid (the order is the identity).
+    """
+    if window >= resolution and not shift:
+        return None
+    grid = torch.arange(resolution * resolution).view(1, resolution, resolution, 1)
+    if shift:
+        grid = torch.roll(grid, shifts=(-shift, -shift), dims=(1, 2))
+    return window_partition(grid, window).reshape(-1)
 
 
 def drop_path(x: Tensor, p: float, training: bool) -> Tensor:
@@ -56,6 +65,59 @@ def drop_path(x: Tensor, p: float, training: bool) -> Tensor:
     keep = 1.0 - p
     mask = (keep + torch.rand((x.shape[0],) + (1,) * (x.ndim - 1), dtype=x.dtype, device=x.device)).floor_()
     return x / keep * mask
+
+
+class InferenceCache:
+    """One value kept while the key it was built from is unchanged, used only when autograd is off (inference):
+    with gradients on, the value is rebuilt on every call so that it stays part of the graph."""
+
+    def __init__(self):
+        self.key, self.value = None, None
+
+    def get(self, key, build):
+        if torch.is_grad_enabled():
+            self.key = self.value = None
+            return build()
+        if self.value is None or self.key != key:
+            self.value, self.key = build(), key
+        return self.value
+
+
+def tensor_key(t: Tensor | None):
+    """What identifies a tensor's current contents cheaply: storage, in-place version, device (None for None)."""
+    return None if t is None else (t.data_ptr(), t._version, t.device)
+
+
+def window_attention_bias(table: Tensor, index: Tensor, mask: Tensor | None) -> Tensor:
+    """Swin's relative position bias for one window, plus the shifted-window mask when given.
+
+    Args:
+        table: [(2w-1)^2, heads] learned bias table; index: [N, N] long, N = w*w (row, column offsets -> row).
+        mask: [nW, N, N] additive mask or None.
+    Returns:
+        [1, heads, N, N] (no mask) or [nW, heads, N, N], contiguous.
+    """
+    n = index.shape[0]
+    bias = table[index.reshape(-1)].view(n, n, -1).permute(2, 0, 1).unsqueeze(0)
+    return (bias if mask is None else bias + mask[:, None].to(bias.dtype)).contiguous()
+
+
+def fused_window_attention(q: Tensor, k: Tensor, v: Tensor, bias: Tensor, scale: float,
+                           dropout_p: float = 0.0) -> Tensor:
+    """softmax(q k^T * scale + bias) v over windows, by F.scaled_dot_product_attention. Returns [B*nW, N, heads*d].
+
+    Args:
+        q, k, v: [B*nW, heads, N, d] (windows clip-major: window i of the batch is window i % nW of its clip).
+        bias: [1 or nW, heads, N, N] from `window_attention_bias`.
+    The fused CPU kernel takes 4-D inputs only (a 5-D [B, nW, ...] view falls back to the unfused math path,
+    several times slower), and window i % nW cannot be expressed with strides, so an [nW, ...] bias is tiled over
+    the batch: one [B*nW, heads, N, N] tensor, the size of the attention scores the unfused path would build.
+    """
+    bw, heads, n, d = q.shape
+    if bias.shape[0] > 1:
+        bias = bias.repeat(bw // bias.shape[0], 1, 1, 1)
+    x = F.scaled_dot_product_attention(q, k, v, attn_mask=bias.to(q.dtype), dropout_p=dropout_p, scale=scale)
+    return x.transpose(1, 2).reshape(bw, n, heads * d)
 
 
 class WindowAttention(nn.Module):
@@ -72,22 +134,16 @@ class WindowAttention(nn.Module):
         self.qkv = nn.Linear(dim, dim * 3, bias=qkv_bias)
         self.proj = nn.Linear(dim, dim)
         nn.init.trunc_normal_(self.relative_position_bias_table, std=0.02)
+        self._bias = InferenceCache()
 
     def forward(self, x: Tensor, mask: Tensor | None) -> Tensor:
-        """x [B*nW, N, C] (N = w*w tokens of one window), mask [nW, N, N] or None -> [B*nW, N, C]."""
+        """x [B*nW, N, C] (N = w*w tokens of one window, windows clip-major), mask [nW, N, N] or None
+        -> [B*nW, N, C]."""
         bw, n, c = x.shape
         qkv = self.qkv(x).reshape(bw, n, 3, self.num_heads, c // self.num_heads).permute(2, 0, 3, 1, 4)
-        q, k, v = qkv[0], qkv[1], qkv[2]
-        bias = self.relative_position_bias_table[self.relative_position_index.view(-1)].view(n, n, -1)
-        bias = bias.permute(2, 0, 1).unsqueeze(0)                                       # [1, heads, N, N]
-        if mask is not None:   # [nW, heads, N, N], repeated over the batch below by a view of q's batch axis
-            nw = mask.shape[0]
-            bias = bias + mask[:, None]
-            q, k, v = (t.reshape(bw // nw, nw, self.num_heads, n, -1) for t in (q, k, v))
-        # softmax(q k^T * scale + bias) v, fused (the same function as upstream's explicit softmax)
-        x = F.scaled_dot_product_attention(q, k, v, attn_mask=bias.to(q.dtype), scale=self.scale)
-        x = x.reshape(bw, self.num_heads, n, -1).transpose(1, 2).reshape(bw, n, c)
-        return self.proj(x)
+        bias = self._bias.get((tensor_key(self.relative_position_bias_table), tensor_key(mask)), lambda: (
+            window_attention_bias(self.relative_position_bias_table, self.relative_position_index, mask)))
+        return self.proj(fused_window_attention(qkv[0], qkv[1], qkv[2], bias, self.scale))
 
 
 class Mlp(nn.Module):
@@ -118,6 +174,9 @@ class SwinBlock(nn.Module):
         self.norm2 = nn.LayerNorm(dim)
         self.mlp = Mlp(dim, int(dim * mlp_ratio))
         self.register_buffer("attn_mask", self._shift_mask() if shift else None)
+        order = window_order(resolution, window, shift)
+        self.register_buffer("token_order", order, persistent=False)
+        self.register_buffer("token_restore", None if order is None else torch.argsort(order), persistent=False)
 
     def _shift_mask(self) -> Tensor:
         """[nW, w*w, w*w]: 0 within a region, MASK_VALUE across the regions that the cyclic shift glued together."""
@@ -132,16 +191,16 @@ class SwinBlock(nn.Module):
         return diff.masked_fill(diff != 0, MASK_VALUE).masked_fill(diff == 0, 0.0)
 
     def forward(self, x: Tensor) -> Tensor:
+        """[B, r*r, C] tokens (row-major grid) -> same. The cyclic shift + window partition, and their inverse, are
+        one token gather each (`window_order`); upstream's roll / partition / reverse / roll compute the same."""
         b, n, c = x.shape
-        r, w, s = self.resolution, self.window, self.shift
-        h = self.norm1(x).view(b, r, r, c)
-        if s:
-            h = torch.roll(h, shifts=(-s, -s), dims=(1, 2))
-        h = self.attn(window_partition(h, w).view(-1, w * w, c), self.attn_mask)
-        h = window_reverse(h.view(-1, w, w, c), w, r, r)
-        if s:
-            h = torch.roll(h, shifts=(s, s), dims=(1, 2))
-        x = x + drop_path(h.reshape(b, n, c), self.drop_path_rate, self.training)
+        h = self.norm1(x)
+        if self.token_order is not None:
+            h = h.index_select(1, self.token_order)
+        h = self.attn(h.view(-1, self.window * self.window, c), self.attn_mask).view(b, n, c)
+        if self.token_restore is not None:
+            h = h.index_select(1, self.token_restore)
+        x = x + drop_path(h, self.drop_path_rate, self.training)
         return x + drop_path(self.mlp(self.norm2(x)), self.drop_path_rate, self.training)
 
 

@@ -79,6 +79,23 @@ def precision_context(precision: str, device):
     return torch.autocast(torch.device(device).type, dtype=torch.bfloat16)
 
 
+def sub_batch_size(encoder, batch: int) -> int:
+    """Clips per forward pass for a batch of `batch` clips: the encoder's `spec.sub_batch`, capped at `batch`
+    (the whole batch when the spec declares none)."""
+    declared = getattr(encoder.spec, "sub_batch", None)
+    return batch if declared is None else max(1, min(int(declared), batch))
+
+
+def embed_in_sub_batches(encoder, wav: Tensor, windowing=None, sub_batch: int | None = None) -> Tensor:
+    """`encoder.embed_windowed(wav, windowing)` computed `sub_batch` clips at a time (default: the encoder's
+    `spec.sub_batch`). [B, S] -> [B, D]. Encoders embed each clip on its own, so the result is the same as one
+    pass; only the size of the activations (and so their cache behaviour) changes."""
+    step = sub_batch_size(encoder, wav.shape[0]) if sub_batch is None else max(1, int(sub_batch))
+    if step >= wav.shape[0]:
+        return encoder.embed_windowed(wav, windowing)
+    return run_in_groups(wav.shape[0], step, lambda rows: encoder.embed_windowed(wav[rows.start:rows.stop], windowing))
+
+
 def embed_clips(encoder, clips: list[np.ndarray], batch_size: int = 16, windowing=None,
                 precision: str = "fp32") -> np.ndarray:
     """Clip embeddings for raw clips.
@@ -86,8 +103,9 @@ def embed_clips(encoder, clips: list[np.ndarray], batch_size: int = 16, windowin
     Args:
         encoder: an AudioEncoder in eval mode.
         clips: list of [S_i] float32 in [-1, 1] at encoder.spec.sample_rate (any lengths).
-        batch_size: clips per forward pass; clips are grouped by their length after `prepare`, so a batch never
-            mixes lengths and no padding changes an embedding. Clips longer than the encoder's `max_seconds` are
+        batch_size: clips stacked at once; clips are grouped by their length after `prepare`, so a batch never
+            mixes lengths and no padding changes an embedding. Each batch runs through the model in passes of the
+            encoder's `spec.sub_batch` clips (`embed_in_sub_batches`). Clips longer than the encoder's `max_seconds` are
             windowed by the encoder's protocol or cut into segments (`AudioEncoder.embed_windowed`).
         windowing: a task's adapters._spec.Windowing for windowed encoders (None = the encoder's default).
         precision: "fp32", or "bf16" to run the encoder under torch.autocast(bfloat16) (matmuls and convolutions
@@ -106,7 +124,7 @@ def embed_clips(encoder, clips: list[np.ndarray], batch_size: int = 16, windowin
             for start in range(0, len(idx), batch_size):
                 chunk = idx[start:start + batch_size]
                 wav = _batch([prepared[i] for i in chunk]).to(encoder.device)
-                emb = encoder.embed_windowed(wav, windowing).float().cpu().numpy()
+                emb = embed_in_sub_batches(encoder, wav, windowing).float().cpu().numpy()
                 for row, i in enumerate(chunk):
                     out[i] = emb[row]
     return np.stack(out).astype(np.float32, copy=False) if out else np.zeros((0, encoder.out_dim),

@@ -34,6 +34,10 @@ class EncoderSpec:
         frame_dim: D of `frames` output [B, T, D] (defaults to embed_dim).
         lora_targets: module-name suffixes LoRA may wrap; each must match nn.Linear (or 1x1 conv) layers only.
         requires_weights: False for weight-free baselines (openSMILE, log-mel statistics).
+        sub_batch: clips per forward pass inside one batch of `adapters._inference.embed_clips` (None: the whole
+            batch in one pass). Chosen per encoder from tests/perf/measure_sub_batch.py (model clips/s at sub-batch
+            1, 2, 4, 8, 16): past some size the activations of a pass fall out of cache and elementwise ops slow
+            down. It changes speed only: every clip is embedded on its own, so the embeddings do not depend on it.
         paper, repo, commit, license, weights, params_published, pretrained_on: the model card.
     """
 
@@ -48,6 +52,7 @@ class EncoderSpec:
     frame_dim: int | None = None
     lora_targets: tuple[str, ...] = ()
     requires_weights: bool = True
+    sub_batch: int | None = None
     paper: str = ""
     repo: str = ""
     commit: str = ""
@@ -65,6 +70,9 @@ class EncoderSpec:
         if self.long_clips not in LONG_CLIP_POLICIES:
             raise ValueError(f"EncoderSpec {self.name!r}: long_clips {self.long_clips!r} is not one of "
                              f"{LONG_CLIP_POLICIES}")
+        if self.sub_batch is not None and not (isinstance(self.sub_batch, int) and self.sub_batch >= 1):
+            raise ValueError(f"EncoderSpec {self.name!r}: sub_batch must be an int >= 1 or None, "
+                             f"got {self.sub_batch!r}")
         if self.max_seconds is not None:
             shortest = max(SEGMENT_MIN_TAIL_SECONDS, self.min_seconds) if self.long_clips == "segments" else 0.0
             if not (shortest < self.max_seconds < math.inf):  # NaN and inf fail too

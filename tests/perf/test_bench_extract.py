@@ -42,6 +42,7 @@ SECONDS, SOURCE_SR, CLIPS, BATCH, BF16_CLIPS, REPEATS = 8.0, 44100, 16, 8, 4, 2
 MODEL_BOUND = ("hear", "beats", "clap", "opera-ct", "opera-gt")
 VIT = ("hear", "beats", "opera-gt")
 ENCODERS = (*MODEL_BOUND, "opera-ce")
+CANDIDATE_SUB_BATCH = 4   # fastest or tied at 1 thread for opera-ct, clap, opera-gt (measure_sub_batch.py)
 
 
 @pytest.fixture(scope="module")
@@ -148,7 +149,7 @@ def _upstream_style(encoder, paths) -> np.ndarray:
 
 @pytest.mark.parametrize("name", ENCODERS)
 def test_extraction_throughput(name, wavs, tmp_path, monkeypatch):
-    from torch.utils.flop_counter import FlopCounterMode
+    from profile_extract import flop_counter
 
     import benchmark_tasks.embeddings as embeddings
     from adapters._audio import load_audio, read_audio, resample
@@ -201,7 +202,7 @@ def test_extraction_throughput(name, wavs, tmp_path, monkeypatch):
 
     clips = [load_audio(p, enc.spec.sample_rate) for p in wavs]
     batch = torch.from_numpy(np.stack([enc.prepare(c) for c in clips[:BATCH]]))
-    with torch.no_grad(), FlopCounterMode(display=False) as counter:
+    with torch.no_grad(), flop_counter() as counter:      # counts the CPU fused-attention kernel too
         enc.embed_windowed(batch, None)
     flops = counter.get_total_flops()
     clock = _ModelClock(enc)
@@ -258,3 +259,31 @@ def test_extraction_throughput(name, wavs, tmp_path, monkeypatch):
            note=f"{BF16_CLIPS} clips, {threads} threads, CPU: {hw}; embedding relative difference "
                 f"max {diff.max():.2e}", bf16_rel_diff_max=float(diff.max()))
     assert np.isfinite(out["bf16"]).all()
+
+
+@pytest.mark.parametrize("name", MODEL_BOUND)
+def test_sub_batch_throughput(name):
+    """Clips/s of one 16-clip batch at the encoder's declared `spec.sub_batch` (CANDIDATE_SUB_BATCH when none is
+    declared) vs the whole batch in one pass (interleaved, best of two; tests/perf/measure_sub_batch.py measures all
+    sizes). Asserts equal embeddings only."""
+    from measure_sub_batch import BATCH
+    from profile_extract import native_batch
+
+    from adapters._inference import embed_in_sub_batches
+
+    enc = _official(name)
+    wav = native_batch(enc, BATCH)
+    size = enc.spec.sub_batch or CANDIDATE_SUB_BATCH     # none declared: track the 1-thread winner's size
+    best, out = {}, {}
+    with torch.inference_mode():
+        embed_in_sub_batches(enc, wav[:2], None, 2)                    # warm-up
+        for key in ("chosen", "whole", "whole", "chosen"):
+            t0 = time.perf_counter()
+            out[key] = embed_in_sub_batches(enc, wav, None, size if key == "chosen" else BATCH)
+            best[key] = min(best.get(key, np.inf), time.perf_counter() - t0)
+    torch.testing.assert_close(out["chosen"], out["whole"], rtol=1e-5, atol=1e-6)
+    figure(f"extract/{name}/sub_batch_clips_per_s", BATCH / best["chosen"], "clips/s",
+           reference=BATCH / best["whole"], reference_name=f"whole batch of {BATCH} in one pass",
+           ratio=best["whole"] / best["chosen"],
+           note=f"sub-batch {size} (spec.sub_batch {enc.spec.sub_batch}), {torch.get_num_threads()} threads, "
+                f"official size, native length")
