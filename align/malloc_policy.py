@@ -5,13 +5,15 @@ mmap (unmapped on free) and smaller ones from its heaps, which keep freed memory
 but is dynamic: freeing an mmapped block raises it to that block's size (up to 32 MiB), so after the first step
 every activation of a transformer block (for official-size OPERA-GT at batch 4: 6 MiB tokens, 25 MiB MLP
 hidden) lives in the heaps, which grow with each step's fragmentation and hold the high-water mark of all freed
-activations. For LoRA with recomputation most of a step's memory is such short-lived activations (measured for
-official OPERA-GT, batch 4: 150 MiB of saved tensors, yet +730 MiB RSS over the first forward).
+activations. For LoRA with recomputation most of a step's memory is such short-lived activations: the tensors
+saved for backward are only each block's input, yet the heaps grew to hold every freed activation.
 
 Fixing the threshold at `MMAP_THRESHOLD_BYTES` (setting it also switches the dynamic adjustment off) returns
 every block of at least that size at free. The price is page faults when such blocks are allocated again; that is
 why the threshold is 4 MiB and not glibc's initial 128 KiB (which the issue measured 43% slower per step): small
-blocks stay in the heaps. `ACULA_MALLOC_MMAP_THRESHOLD` (bytes, or "off" for glibc's own behaviour) overrides it.
+blocks stay in the heaps. tests/perf/test_bench_align.py prices it (peak RSS, wall and CPU seconds per step
+against LoRA with glibc's own behaviour). `ACULA_MALLOC_MMAP_THRESHOLD` (bytes, or "off" for glibc's own
+behaviour) overrides it.
 """
 
 from __future__ import annotations

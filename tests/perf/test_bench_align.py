@@ -7,9 +7,9 @@ architecture with random weights (the class built directly, as `build_encoder` a
 align.recompute's block recomputation), LoRA with peft's own forward and no recomputation (the issue's state), and
 LoRA with glibc's own malloc behaviour (ACULA_MALLOC_MMAP_THRESHOLD=off; see align.malloc_policy), which prices the
 trainer's allocator setting in seconds per step. The trainable share is reported with each LoRA figure.
-Per step: seconds and peak RSS (VmHWM, reset with /proc/self/clear_refs after each step; the first step's peak
-counts from the start of the loop). Teacher embeddings are computed before the loop
-and cached, so the text teacher's forward must run 0 times during the steps: that count is asserted; times and
+Per step: seconds (wall, and the process's user + sys CPU) and peak RSS (VmHWM, reset with /proc/self/clear_refs
+after each step; the first step's peak counts from the start of the loop). Teacher embeddings are computed before
+the loop and cached, so the text teacher's forward must run 0 times during the steps: that count is asserted; times and
 memory are only reported (target: LoRA peak <= 60% of full fine-tuning's).
 """
 
@@ -30,7 +30,7 @@ ROOT = Path(__file__).resolve().parents[2]
 SR, SECONDS, CLIPS, BATCH, STEPS = 16000, 8.18, 12, 4, 3
 
 _CHILD = textwrap.dedent("""
-    import functools, json, sys, time
+    import functools, json, os, sys, time
     import torch
     import adapters, align.lora, align.train
     from adapters._registry import RANDOM_INIT_SEED, get_encoder_class, resolve_config
@@ -77,14 +77,17 @@ _CHILD = textwrap.dedent("""
     rows, state = [], {}
     loop = align.train._loop
     def timed_loop(cfg, run, *a):
-        state["calls"], state["t"] = calls[0], time.perf_counter()
+        state["calls"], state["t"], state["cpu"] = calls[0], time.perf_counter(), os.times()
         state["trainable"] = run.trainable
         reset()
         return loop(cfg, run, *a)
     align.train._loop = timed_loop
     def on_step(step, entry):
         now = time.perf_counter()
-        rows.append({"s": now - state["t"], "peak": hwm(), "loss": entry["loss"]})
+        cpu = os.times()
+        rows.append({"s": now - state["t"], "peak": hwm(), "loss": entry["loss"],
+                     "user_s": cpu.user - state["cpu"].user, "sys_s": cpu.system - state["cpu"].system})
+        state["cpu"] = cpu
         reset()
         state["t"] = time.perf_counter()
     cfg = AlignConfig(encoder="opera-gt", tiny=False, tasks=task.id, out=out, cache_dir=out + "_cache",
@@ -126,6 +129,8 @@ def test_lora_vs_full_finetune_official_opera_gt(tmp_path):
     mb = 1 / 2 ** 20
     peak = {m: max(s["peak"] for s in r["steps"]) * mb for m, r in res.items()}
     sec = {m: float(np.median([s["s"] for s in r["steps"][1:]])) for m, r in res.items()}   # step 1 warms up
+    cpu = {m: float(np.median([s["user_s"] + s["sys_s"] for s in r["steps"][1:]])) for m, r in res.items()}
+    sys_s = {m: float(np.median([s["sys_s"] for s in r["steps"][1:]])) for m, r in res.items()}
     note = (f"official OPERA-GT random weights, batch {BATCH} x {SECONDS} s, {STEPS} steps (median of steps 2-"
             f"{STEPS}), CKA + mfd, fresh process each")
     for m in ("lora", "lora-peft", "lora-glibc-malloc"):
@@ -138,6 +143,10 @@ def test_lora_vs_full_finetune_official_opera_gt(tmp_path):
     figure("align/lora/s_per_step_vs_glibc_malloc", sec["lora"], "s", reference=sec["lora-glibc-malloc"],
            reference_name="LoRA with glibc's own malloc thresholds", ratio=sec["lora"] / sec["lora-glibc-malloc"],
            note=note + "; the price of align.malloc_policy")
+    figure("align/lora/cpu_s_per_step_vs_glibc_malloc", cpu["lora"], "s", reference=cpu["lora-glibc-malloc"],
+           reference_name="LoRA with glibc's own malloc thresholds", ratio=cpu["lora"] / cpu["lora-glibc-malloc"],
+           note=note + f"; process user+sys CPU seconds (less sensitive to other load than wall time); sys "
+                       f"{sys_s['lora']:.2f} s vs {sys_s['lora-glibc-malloc']:.2f} s")
     figure("align/lora/peak_rss_vs_glibc_malloc", peak["lora"], "MB", reference=peak["lora-glibc-malloc"],
            reference_name="LoRA with glibc's own malloc thresholds", ratio=peak["lora"] / peak["lora-glibc-malloc"],
            note=note)
