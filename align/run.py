@@ -141,6 +141,15 @@ def _versions() -> dict:
     return {"torch": torch.__version__, "peft": peft.__version__, "transformers": transformers.__version__}
 
 
+def frozen_copy(encoder: nn.Module, share_weights: bool) -> nn.Module:
+    """A frozen eval-mode copy of `encoder` (the mfd term's base). With `share_weights` (LoRA, where the encoder's
+    own weights and buffers stay frozen and untouched) the copy holds the very same parameter and buffer tensors,
+    so the base costs no second copy of the weights; otherwise (full fine-tuning) it owns a copy. Freezes the
+    shared tensors, which LoRA freezes anyway."""
+    memo = {id(t): t for t in (*encoder.parameters(), *encoder.buffers())} if share_weights else {}
+    return copy.deepcopy(encoder, memo).requires_grad_(False).eval()
+
+
 def _rank0_first(dist, fn):
     """fn() on rank 0, then on the other ranks (which then find rank 0's caches and generated data)."""
     result = fn() if dist.main else None
@@ -195,6 +204,7 @@ def prepare_run(cfg: AlignConfig, dist, device: str) -> AlignRun:
     from align.data import ClipDataset, collect_for, write_reports
     from align.heads import ProjectionHead
     from align.lora import apply_lora, format_summary, prepare_full_finetune, trainable_summary
+    from align.malloc_policy import trim
     from align.model import AlignModel, build_objective, build_optimizer, effective_ssl, warmup_cosine
     from align.recipes import recipe_departures, shaping_config, steps_for_epochs
     from align.report_quality import check_teachable, summarize_reports
@@ -253,6 +263,7 @@ def prepare_run(cfg: AlignConfig, dist, device: str) -> AlignRun:
     train_text = _rank0_first(dist, lambda: teacher.encode([i.report for i in train_items]))
     val_text = _rank0_first(dist, lambda: teacher.encode([i.report for i in val_items]))
     teacher.release()  # embeddings computed once (and cached): the teacher's memory is free before training
+    trim()
     quality = summarize_reports([i.report for i in train_items], [i.metadata for i in train_items], train_text,
                                 [i.declaration for i in train_items])
     say(quality.describe(), flush=True)
@@ -260,7 +271,7 @@ def prepare_run(cfg: AlignConfig, dist, device: str) -> AlignRun:
     if dist.main:
         write_json(out / "report_quality.json", quality.to_dict())
 
-    base = copy.deepcopy(encoder).requires_grad_(False).eval() if ssl == "mfd" else None
+    base = frozen_copy(encoder, share_weights=not cfg.full_finetune) if ssl == "mfd" else None
     if cfg.full_finetune:
         peft_model = None
         prepare_full_finetune(encoder)

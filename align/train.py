@@ -94,6 +94,9 @@ def train(cfg: AlignConfig, on_step: Callable[[int, dict], None] | None = None) 
     if finished_run(cfg):
         print(f"{cfg.out_dir()}: this alignment is already finished", flush=True)
         return cfg.out_dir()
+    from align.malloc_policy import return_freed_memory
+
+    return_freed_memory()   # activations go back to the OS when freed (align.malloc_policy)
     dist = Dist()
     device = dist.start(cfg.device)
     try:

@@ -125,3 +125,23 @@ def test_recomputed_blocks_give_the_same_gradients():
     torch.testing.assert_close(out_rec, out_ref, atol=1e-5, rtol=1e-5)
     for n in g_ref:
         torch.testing.assert_close(g_rec[n], g_ref[n], atol=1e-5, rtol=1e-4, msg=n)
+
+
+def test_the_mfd_base_shares_frozen_weights_under_lora_and_stays_the_base():
+    from align.run import frozen_copy
+
+    torch.manual_seed(0)
+    enc = build_encoder("opera-gt", config="tiny")
+    owned, shared = frozen_copy(enc, share_weights=False), frozen_copy(enc, share_weights=True)
+    apply_lora(enc, rank=4, alpha=8)
+    with torch.no_grad():
+        for n, p in enc.named_parameters():
+            if "lora_B" in n:
+                p.fill_(0.1)
+    wav = torch.randn(2, 16000)
+    ptrs = {p.data_ptr() for p in enc.parameters()}
+    assert all(p.data_ptr() in ptrs and not p.requires_grad for p in shared.parameters())
+    assert not any(p.data_ptr() in ptrs for p in owned.parameters())
+    with torch.no_grad():
+        assert torch.equal(shared.frames(wav), owned.frames(wav))
+        assert not torch.allclose(enc.frames(wav), owned.frames(wav))
