@@ -136,8 +136,10 @@ def test_lora_vs_full_finetune_official_opera_gt(tmp_path):
     for m in ("lora", "lora-peft", "lora-glibc-malloc"):
         share = res[m]["trainable"]["share"]
         figure(f"align/{m}/peak_rss", peak[m], "MB", reference=peak["full"], reference_name="full fine-tuning",
-               ratio=peak[m] / peak["full"], target="<= 0.6 of full fine-tuning", met=peak[m] <= 0.6 * peak["full"],
-               note=f"{note}; trainable {100 * share:.2f}%")
+               ratio=peak[m] / peak["full"], target="<= 0.6 of full fine-tuning" if m == "lora" else "",
+               met=peak[m] <= 0.6 * peak["full"] if m == "lora" else None,
+               note=f"{note}; trainable {100 * share:.2f}%" + ("" if m == "lora" else
+                                                              "; a comparison mode (what the default avoids)"))
         figure(f"align/{m}/s_per_step", sec[m], "s", reference=sec["full"], reference_name="full fine-tuning",
                ratio=sec[m] / sec["full"], note=note)
     figure("align/lora/s_per_step_vs_glibc_malloc", sec["lora"], "s", reference=sec["lora-glibc-malloc"],

@@ -281,7 +281,10 @@ def test_sub_batch_throughput(name):
             t0 = time.perf_counter()
             out[key] = embed_in_sub_batches(enc, wav, None, size if key == "chosen" else BATCH)
             best[key] = min(best.get(key, np.inf), time.perf_counter() - t0)
-    torch.testing.assert_close(out["chosen"], out["whole"], rtol=1e-5, atol=1e-6)
+    # per clip, relative to the embedding's norm: elementwise tolerances fail on components near zero, where GEMM
+    # blocking that depends on the batch size moves the last float32 bits (HeAR: 1.7e-6 absolute at official size)
+    rel = (out["chosen"] - out["whole"]).norm(dim=1) / out["whole"].norm(dim=1)
+    assert rel.max() < 1e-5, rel
     figure(f"extract/{name}/sub_batch_clips_per_s", BATCH / best["chosen"], "clips/s",
            reference=BATCH / best["whole"], reference_name=f"whole batch of {BATCH} in one pass",
            ratio=best["whole"] / best["chosen"],
