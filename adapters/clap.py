@@ -73,8 +73,10 @@ class LaionClap(AudioEncoder):
         min_seconds=0.0,
         max_seconds=10.0,            # the model's 10 s input; CLAP's protocol crops longer clips to their first 10 s
         long_clips="protocol",
-        # sub_batch: none (whole batch). tests/perf/measure_sub_batch.py: sub-batch 2 is 1.23x the 16-clip pass at
-        # 1 thread but 0.64x at 2 threads on the shared 2-core machine
+        # sub-batch chosen by tests/perf/measure_sub_batch.py (2 threads, passive OpenMP wait, quiet 2-core AVX-512
+        # machine, 2026-12-01):
+        # sub-batch 4 is 1.10x the 16-clip pass (2: 1.06x, 8: 1.02x); at 1 thread sub-batch 2-4 is 1.23x
+        sub_batch=4,
         frame_dim=768,
         # Swin block linears (= attn.qkv, attn.proj, mlp.fc1, mlp.fc2 upstream); "output.dense" also matches
         # "attention.output.dense": both are nn.Linear, and peft wraps each module once.

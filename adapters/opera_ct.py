@@ -179,8 +179,10 @@ class OperaCT(AudioEncoder):
         # one 1024-frame crop (1024 x 32 ms); longer clips are cut into OPERA's 1024-frame crops at hop 512
         max_seconds=32.768,
         long_clips="protocol",
-        # sub_batch: none (whole batch). tests/perf/measure_sub_batch.py: sub-batch 4 is 1.18x the 16-clip pass at
-        # 1 thread but 0.80x at 2 threads on the shared 2-core machine (every smaller pass pays the thread sync again)
+        # sub-batch chosen by tests/perf/measure_sub_batch.py (2 threads, passive OpenMP wait, quiet 2-core AVX-512
+        # machine, 2026-12-01):
+        # sub-batch 4 is 1.16x the 16-clip pass (2: 1.14x, 8: 1.06x); at 1 thread 1.18x
+        sub_batch=4,
         lora_targets=("attn.qkv", "attn.proj", "mlp.fc1", "mlp.fc2"),
         paper="arXiv:2406.16148",
         repo="https://github.com/evelyn0414/OPERA",

@@ -86,8 +86,10 @@ class OperaGT(AudioEncoder):
         min_seconds=0.0,
         max_seconds=8.18,            # one 256-frame window; longer clips are windowed as upstream does
         long_clips="protocol",
-        # sub_batch: none (whole batch). tests/perf/measure_sub_batch.py: sub-batch 2 is 1.21x the 16-clip pass at
-        # 1 thread but 0.77x at 2 threads on the shared 2-core machine
+        # sub-batch chosen by tests/perf/measure_sub_batch.py (2 threads, passive OpenMP wait, quiet 2-core AVX-512
+        # machine, 2026-12-01):
+        # sub-batch 4 is 1.15x the 16-clip pass (2: 1.15x, 8: 1.11x); at 1 thread sub-batch 2 is 1.21x
+        sub_batch=4,
         lora_targets=("attn.qkv", "attn.proj", "mlp.fc1", "mlp.fc2"),
         paper="arXiv:2406.16148",
         repo="https://github.com/evelyn0414/OPERA",
