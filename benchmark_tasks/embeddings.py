@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from adapters._audio import audio_warnings, read_audio, resample
+from adapters._audio import audio_warnings, import_decoders, read_audio, resample
 from adapters._code_version import code_version
 from adapters._errors import AudioReadError
 from adapters._inference import embed_clips, precision_context
@@ -163,7 +163,9 @@ def extract_embeddings(encoder, items: list, cache_dir: str | Path, prep: Prepro
     computed = 0
     bar = tqdm(total=len(todo), desc=desc, unit="clip", disable=not progress or not todo, leave=False)
     batches = [todo[start:start + batch_size] for start in range(0, len(todo), batch_size)]
-    # batch k+1 is read, resampled and preprocessed in a background thread while the model runs batch k
+    # batch k+1 is read, resampled and preprocessed in a background thread while the model runs batch k; the
+    # thread's lazy imports are done here first, so the two threads never import one package at the same time
+    import_decoders()
     with Prefetch(lambda batch: _decode_batch(encoder, items, batch, prep), batches) as decoded:
         for batch, audio in zip(batches, decoded):
             errors.extend(audio.errors)
