@@ -35,30 +35,40 @@ def _digest(namespace: str, key: str, data: bytes) -> str:
     return h.hexdigest()
 
 
+def frame(magic: bytes, header: dict, payload: bytes) -> bytes:
+    """`magic`, a 4-byte little-endian header length, `header` as JSON (sorted keys), then `payload`: the on-disk
+    layout of an embedding entry and of a stored result (benchmark_tasks/result_store.py)."""
+    blob = json.dumps(header, sort_keys=True).encode()
+    return magic + struct.pack("<I", len(blob)) + blob + payload
+
+
+def unframe(path: str | Path, raw: bytes, magic: bytes, what: str) -> tuple[bytes, bytes]:
+    """(header JSON bytes, payload) of bytes laid out by `frame`; CorruptEntry ("not a `what`") when `raw` is too
+    short or does not start with `magic`. The caller parses and checks the header."""
+    start = len(magic) + 4
+    if len(raw) < start or not raw.startswith(magic):
+        raise CorruptEntry(path, f"not a {what} ({len(raw)} bytes, no {magic.decode()} header)")
+    (n,) = struct.unpack("<I", raw[len(magic):start])
+    return raw[start:start + n], raw[start + n:]
+
+
 def encode_entry(namespace: str, key: str, vector: np.ndarray, warnings: list[str] = ()) -> bytes:
     """The bytes of an entry for a [D] vector (stored as float32) and the audio warnings of its file."""
     vec = np.ascontiguousarray(vector, dtype="<f4").reshape(-1)
     data = vec.tobytes()
-    header = json.dumps({"namespace": namespace, "key": key, "dtype": "float32", "shape": [int(vec.size)],
-                         "sha256": _digest(namespace, key, data), "warnings": list(warnings)},
-                        sort_keys=True).encode()
-    return MAGIC + struct.pack("<I", len(header)) + header + data
+    return frame(MAGIC, {"namespace": namespace, "key": key, "dtype": "float32", "shape": [int(vec.size)],
+                         "sha256": _digest(namespace, key, data), "warnings": list(warnings)}, data)
 
 
 def decode_entry(path: str | Path, namespace: str, key: str, dim: int | None = None) -> tuple[np.ndarray, list]:
     """([D] float32, the file's audio warnings) from an entry, after every check; raises CorruptEntry (or OSError
     if unreadable)."""
-    raw = Path(path).read_bytes()
-    if len(raw) < len(MAGIC) + 4 or not raw.startswith(MAGIC):
-        raise CorruptEntry(path, f"not a cache entry ({len(raw)} bytes, no {MAGIC.decode()} header)")
-    (n,) = struct.unpack("<I", raw[len(MAGIC):len(MAGIC) + 4])
-    start = len(MAGIC) + 4
+    blob, data = unframe(path, Path(path).read_bytes(), MAGIC, "cache entry")
     try:
-        header = json.loads(raw[start:start + n])
+        header = json.loads(blob)
         shape = [int(s) for s in header["shape"]]
     except (ValueError, KeyError, TypeError) as exc:
         raise CorruptEntry(path, f"unreadable entry header ({exc})") from None
-    data = raw[start + n:]
     if header.get("namespace") != namespace or header.get("key") != key:
         raise CorruptEntry(path, "entry belongs to another audio file or encoder (key mismatch)")
     if len(shape) != 1 or len(data) != 4 * shape[0]:

@@ -3,20 +3,20 @@
 One file per key: ROOT/<key[:2]>/<key>.res. Layout: 8-byte magic `AZRES001`, a 4-byte little-endian header
 length, a JSON header `{"key", "n_bytes", "sha256"}`, then the payload bytes. `sha256` covers the key and the
 payload, so a truncated or zero-byte file, a file copied from another key and a payload changed after writing are
-all told apart from a good entry (the pattern of benchmark_tasks/cache_entry.py). A bad entry is never trusted:
-`load` reports it on stderr in one line and returns None, and the caller recomputes and saves over it.
+all told apart from a good entry (the framing is benchmark_tasks/cache_entry.py's `frame` / `unframe`). A bad
+entry is never trusted: `load` reports it on stderr in one line and returns None, and the caller recomputes and
+saves over it.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import struct
 import sys
 from pathlib import Path
 
 from adapters._io import atomic_path
-from benchmark_tasks.cache_entry import CorruptEntry
+from benchmark_tasks.cache_entry import CorruptEntry, frame, unframe
 
 MAGIC = b"AZRES001"
 SUFFIX = ".res"
@@ -31,24 +31,17 @@ def _digest(key: str, payload: bytes) -> str:
 
 def encode_stored(key: str, payload: bytes) -> bytes:
     """The bytes of one entry holding `payload` under `key`."""
-    header = json.dumps({"key": key, "n_bytes": len(payload), "sha256": _digest(key, payload)},
-                        sort_keys=True).encode()
-    return MAGIC + struct.pack("<I", len(header)) + header + payload
+    return frame(MAGIC, {"key": key, "n_bytes": len(payload), "sha256": _digest(key, payload)}, payload)
 
 
 def decode_stored(path: str | Path, key: str) -> bytes:
     """The payload of the entry at `path` after every check; raises CorruptEntry (or OSError if unreadable)."""
-    raw = Path(path).read_bytes()
-    start = len(MAGIC) + 4
-    if len(raw) < start or not raw.startswith(MAGIC):
-        raise CorruptEntry(path, f"not a stored result ({len(raw)} bytes, no {MAGIC.decode()} header)")
-    (n,) = struct.unpack("<I", raw[len(MAGIC):start])
+    blob, payload = unframe(path, Path(path).read_bytes(), MAGIC, "stored result")
     try:
-        header = json.loads(raw[start:start + n])
+        header = json.loads(blob)
         n_bytes = int(header["n_bytes"])
     except (ValueError, KeyError, TypeError) as exc:
         raise CorruptEntry(path, f"unreadable header ({exc})") from None
-    payload = raw[start + n:]
     if header.get("key") != key:
         raise CorruptEntry(path, "entry belongs to another key")
     if len(payload) != n_bytes:
