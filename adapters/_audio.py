@@ -99,23 +99,6 @@ def resample(wav: np.ndarray, orig_sr: int, target_sr: int) -> np.ndarray:
     return out.numpy().astype(np.float32, copy=False)
 
 
-def import_decoders() -> None:
-    """Import, in the calling thread, every module that reading, resampling and preprocessing import lazily.
-
-    Extraction decodes in a background thread (benchmark_tasks.prefetch) while the encoder runs in the caller,
-    which may import parts of the same packages lazily (BEATs: torchaudio.compliance.kaldi). Two threads importing
-    submodules of one package whose submodules import each other can see it partially initialised (seen: "cannot
-    import name 'GriffinLim' from partially initialized module 'torchaudio.transforms'"), so the decode path's
-    imports are done before the thread starts.
-    """
-    import soundfile  # noqa: F401
-    import torch  # noqa: F401
-    import torchaudio  # noqa: F401
-    import torchaudio.transforms  # noqa: F401
-
-    import adapters._opera_frontend  # noqa: F401  (benchmark_tasks.preprocess: trim, repeat padding)
-
-
 @lru_cache(maxsize=16)
 def _resampler(orig_sr: int, target_sr: int):
     """torchaudio's windowed-sinc resampler for one rate pair; its kernel (costly to build) is built once."""

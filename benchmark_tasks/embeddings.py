@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from adapters._audio import audio_warnings, import_decoders, read_audio, resample
+from adapters._audio import audio_warnings, read_audio, resample
 from adapters._code_version import code_version
 from adapters._errors import AudioReadError
 from adapters._inference import embed_clips, precision_context
@@ -165,7 +165,7 @@ def extract_embeddings(encoder, items: list, cache_dir: str | Path, prep: Prepro
     batches = [todo[start:start + batch_size] for start in range(0, len(todo), batch_size)]
     # batch k+1 is read, resampled and preprocessed in a background thread while the model runs batch k; the
     # thread's lazy imports are done here first, so the two threads never import one package at the same time
-    import_decoders()
+    _import_decode_path()
     with Prefetch(lambda batch: _decode_batch(encoder, items, batch, prep), batches) as decoded:
         for batch, audio in zip(batches, decoded):
             errors.extend(audio.errors)
@@ -213,6 +213,23 @@ class DecodedBatch:
     errors: list[dict] = field(default_factory=list)
     unreadable: list[int] = field(default_factory=list)
     warnings: dict[int, list[str]] = field(default_factory=dict)
+
+
+def _import_decode_path() -> None:
+    """Import, in the calling thread, every module `_decode_batch` imports lazily: soundfile (read_audio),
+    torchaudio.transforms (resample) and adapters._opera_frontend (Preprocess.apply: trim, repeat padding).
+
+    `_decode_batch` runs in the prefetch thread while the encoder runs in the caller, which may import parts of
+    the same packages lazily (BEATs: torchaudio.compliance.kaldi). Two threads importing submodules of one package
+    whose submodules import each other can see it partially initialised (seen: "cannot import name 'GriffinLim'
+    from partially initialized module 'torchaudio.transforms'"), so these imports are done before the thread
+    starts.
+    """
+    import soundfile  # noqa: F401
+    import torchaudio  # noqa: F401
+    import torchaudio.transforms  # noqa: F401
+
+    import adapters._opera_frontend  # noqa: F401
 
 
 def _decode_batch(encoder, items: list, batch: list[int], prep: Preprocess) -> DecodedBatch:

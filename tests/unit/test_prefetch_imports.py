@@ -3,8 +3,8 @@
 `make bench`'s bf16 run of tiny BEATs on the demo failed once with "cannot import name 'GriffinLim' from partially
 initialized module 'torchaudio.transforms'": the prefetch thread imported torchaudio.transforms (the resampler)
 while the caller imported torchaudio for BEATs' fbank. extract_embeddings now does the decode path's imports before
-the thread starts (adapters._audio.import_decoders). Checked in a fresh interpreter, where nothing is imported yet:
-every import of soundfile / torchaudio modules happens on the main thread.
+the thread starts (benchmark_tasks.embeddings._import_decode_path). Checked in a fresh interpreter, where nothing is
+imported yet: every import of soundfile / torchaudio modules happens on the main thread.
 """
 
 from __future__ import annotations
