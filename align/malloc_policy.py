@@ -21,6 +21,7 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import os
+from functools import lru_cache
 
 MMAP_THRESHOLD_BYTES = 4 << 20
 ENV = "ACULA_MALLOC_MMAP_THRESHOLD"
@@ -28,8 +29,10 @@ _M_MMAP_THRESHOLD = -3          # glibc <malloc.h>
 _GLIBC_MAX_THRESHOLD = 32 << 20  # HEAP_MAX_SIZE / 2 on 64-bit: mallopt refuses larger values
 
 
+@lru_cache(maxsize=1)
 def _glibc():
-    """The C library when it is glibc (has mallopt and malloc_trim), else None."""
+    """The C library when it is glibc (has mallopt and malloc_trim), else None; looked up once (find_library runs
+    ldconfig)."""
     try:
         libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
         libc.gnu_get_libc_version.restype = ctypes.c_char_p   # AttributeError when not glibc

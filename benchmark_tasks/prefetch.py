@@ -13,8 +13,6 @@ import threading
 from collections.abc import Callable, Iterable, Iterator
 from functools import lru_cache
 
-_DONE = object()
-
 
 class Prefetch:
     """`for out in Prefetch(work, inputs): ...` yields work(x) for x in inputs, in order, computing up to `ahead`
@@ -76,7 +74,7 @@ class Prefetch:
                     return
                 self._results.put(("ok", out))
                 del out                          # the queue holds the only reference
-            self._results.put(("done", _DONE))
+            self._results.put(("done", None))
         finally:
             restore()
 
