@@ -98,6 +98,20 @@ class Prefetch:
         return lambda: torch.set_num_threads(before)
 
 
+class InOrder:
+    """Prefetch's interface with no thread: each step is computed in the caller when the loop asks for it. The
+    pipeline without the prefetch thread, which tests and benchmarks compare Prefetch against."""
+
+    def __init__(self, work: Callable, inputs: Iterable, **_):
+        self._work, self._inputs = work, inputs
+
+    def __enter__(self) -> Iterator:
+        return (self._work(x) for x in self._inputs)
+
+    def __exit__(self, *exc) -> None:
+        return None
+
+
 @lru_cache(maxsize=1)
 def openmp_backend() -> bool:
     """Whether torch's intra-op parallelism is OpenMP (a thread count per calling thread)."""

@@ -98,19 +98,6 @@ class _ModelClock:
             h.remove()
 
 
-class _InOrder:
-    """`embeddings.Prefetch`'s interface without a thread: each batch is decoded when the loop asks for it."""
-
-    def __init__(self, work, inputs, **_):
-        self._work, self._inputs = work, inputs
-
-    def __enter__(self):
-        return (self._work(x) for x in self._inputs)
-
-    def __exit__(self, *exc):
-        return None
-
-
 def _timed_prefetch(waited: list):
     """A Prefetch that adds to waited[0] the seconds the caller spends waiting for each next batch."""
     from benchmark_tasks.prefetch import Prefetch
@@ -155,6 +142,7 @@ def test_extraction_throughput(name, wavs, tmp_path, monkeypatch):
     from adapters._audio import load_audio, read_audio, resample
     from adapters._inference import embed_clips
     from benchmark_tasks import Item
+    from benchmark_tasks.prefetch import InOrder
 
     threads = torch.get_num_threads()
     enc = _official(name)
@@ -180,7 +168,7 @@ def test_extraction_throughput(name, wavs, tmp_path, monkeypatch):
     for rep in range(REPEATS):                                          # interleaved, best of REPEATS each
         for mode in runs:
             monkeypatch.setattr(embeddings, "Prefetch", _timed_prefetch(spent["wait"]) if mode == "prefetch"
-                                else _InOrder)
+                                else InOrder)
             for v in spent.values():
                 v[0] = 0.0
             clock = _ModelClock(enc)

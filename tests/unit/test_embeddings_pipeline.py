@@ -15,21 +15,8 @@ import benchmark_tasks.embeddings as embeddings
 from adapters import build_encoder
 from benchmark_tasks import Item
 from benchmark_tasks.embeddings import ExtractionFailed, extract_embeddings
+from benchmark_tasks.prefetch import InOrder
 from benchmark_tasks.preprocess import Preprocess
-
-
-class _InOrder:
-    """Prefetch's interface with no thread: each batch is decoded when the loop asks for it (the pipeline before
-    the prefetch thread)."""
-
-    def __init__(self, work, inputs, **_):
-        self._work, self._inputs = work, inputs
-
-    def __enter__(self):
-        return (self._work(x) for x in self._inputs)
-
-    def __exit__(self, *exc):
-        return None
 
 
 def _noise(path, seconds, sr, seed):
@@ -62,7 +49,7 @@ def _both_ways(monkeypatch, tmp_path, run):
     """run(cache_dir) once with the prefetch thread and once in order; returns both results and caches."""
     threaded = run(tmp_path / "threaded")
     with monkeypatch.context() as m:
-        m.setattr(embeddings, "Prefetch", _InOrder)
+        m.setattr(embeddings, "Prefetch", InOrder)
         in_order = run(tmp_path / "in_order")
     return threaded, in_order
 
