@@ -20,3 +20,15 @@ def _torch_threads():
     import torch
 
     torch.set_num_threads(2)
+
+
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """One torch intra-op thread for a module's tests (`pytestmark = pytest.mark.usefixtures("one_torch_thread")`):
+    on small tensors one thread is several times faster than two on a shared, loaded CPU."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

@@ -17,13 +17,7 @@ HEAD_EXTRAS = {"g.weight": (512, 1280), "g.bias": (512,), "layer_norm.weight": (
                "linear.weight": (512, 512)}
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Small tensors: one intra-op thread is several times faster than two on a shared, loaded CPU."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _clip(seconds: float, seed: int) -> torch.Tensor:

@@ -12,13 +12,7 @@ from adapters import build_encoder
 from adapters._inference import embed_clips, embed_in_sub_batches, sub_batch_size
 from adapters._spec import EncoderSpec
 
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _clips(n: int, seconds: float, rate: int) -> list[np.ndarray]:
